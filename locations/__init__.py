@@ -1,0 +1,1 @@
+"""Locations: the charging sites we operate, their EVSEs and connectors."""

@@ -1,0 +1,1 @@
+"""One package per OCPI module: per-version serializers and views."""

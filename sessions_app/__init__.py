@@ -1,0 +1,1 @@
+"""Sessions: tokens from partner eMSPs, charging sessions, reservations, commands and chargers."""
