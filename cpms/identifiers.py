@@ -15,9 +15,9 @@ party_id_validator = RegexValidator(
 ocpi_id_validator = RegexValidator(
     r"^[\x21-\x7E]+$", "Identifier must be printable ASCII without spaces."
 )
-# eMI3 EVSE id, e.g. NL*ABC*E12345 (separators are optional in OCPI, the E marks an EVSE).
+# eMI3 EVSE id, e.g. NL*ABC*E12345: separators are optional, and older (2.1.1) peers write "-".
 evse_id_validator = RegexValidator(
-    r"^[A-Z]{2}\*?[A-Z0-9]{3}\*?E[A-Z0-9][A-Z0-9*]{0,30}$",
+    r"^[A-Z]{2}[*-]?[A-Z0-9]{3}[*-]?E[A-Z0-9][A-Z0-9*-]{0,30}$",
     "EVSE id must follow the eMI3 format, for example NL*ABC*E12345.",
 )
 currency_validator = RegexValidator(r"^[A-Z]{3}$", "Currency must be an ISO 4217 code, e.g. EUR.")

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_celery_beat",
+    "nested_admin",  # nested inlines: tariff -> elements -> price components
     "roaming",
     "locations",
     "sessions_app",
@@ -38,6 +39,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every answer under /ocpi/ (even Django's own 404/500) is an OCPI envelope.
+    "roaming.transport.middleware.OcpiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -106,17 +109,28 @@ OCPI_OUR_PARTIES = env.str(
 OCPI_BASE_URL = env.str("OCPI_BASE_URL", default="http://localhost:8000/ocpi").rstrip("/")
 # Largest page a partner may ask for on our list endpoints.
 OCPI_MAX_PAGE_SIZE = env.int("OCPI_MAX_PAGE_SIZE", default=1000)
+# Largest request body we accept on the OCPI API (bytes); bigger ones get HTTP 413.
+OCPI_MAX_BODY_BYTES = env.int("OCPI_MAX_BODY_BYTES", default=1024 * 1024)
+# Fernet keys (comma-separated; the first encrypts, all decrypt) for the partners' tokens at rest.
+# Empty: a key derived from SECRET_KEY, so changing SECRET_KEY then loses the stored tokens.
+OCPI_TOKEN_ENCRYPTION_KEY = env.list("OCPI_TOKEN_ENCRYPTION_KEY", default=[])
+# Outbound OCPI calls: seconds to connect and to wait for an answer.
+OCPI_CLIENT_CONNECT_TIMEOUT = env.float("OCPI_CLIENT_CONNECT_TIMEOUT", default=5.0)
+OCPI_CLIENT_READ_TIMEOUT = env.float("OCPI_CLIENT_READ_TIMEOUT", default=30.0)
+# How much of each request and response body the exchange log keeps (characters).
+OCPI_EXCHANGE_LOG_BODY_CHARS = env.int("OCPI_EXCHANGE_LOG_BODY_CHARS", default=4096)
 
 # --- Celery: an embedded broker on the file system unless CELERY_BROKER_URL names a server -----
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -135,6 +149,7 @@ REST_FRAMEWORK: dict[str, object] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "roaming.transport.errors.ocpi_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CPMS OCPI API",

@@ -178,6 +178,22 @@ TAX_AMOUNT = _obj(
     amount={"type": ["number", "string"]},
 )
 
+CDR_DIMENSION = _obj(["type", "volume"], type=_STR, volume=_NUM)
+CDR_CHARGING_PERIOD = _obj(
+    ["start_date_time", "dimensions"],
+    start_date_time=_DATETIME,
+    dimensions={**_list(CDR_DIMENSION), "minItems": 1},
+    tariff_id={"type": "string", "maxLength": 36},
+)
+# A tariff as it was published when a CDR was made: only the keys every OCPI version has are
+# required; the snapshot is otherwise stored whole as the OCPI object.
+TARIFF_SNAPSHOT = _obj(
+    ["id", "currency", "elements"],
+    id={"type": "string", "maxLength": 36},
+    currency={"type": "string", "maxLength": 3},
+    elements={**_list(_obj(["price_components"], price_components=_list(_obj([])))), "minItems": 1},
+)
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "tax_amounts": _list(TAX_AMOUNT),
     "display_texts": _list(DISPLAY_TEXT),
@@ -195,6 +211,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "signed_data": SIGNED_DATA,
     "cdr_token": CDR_TOKEN,
     "cdr_location": CDR_LOCATION,
+    "cdr_charging_periods": {**_list(CDR_CHARGING_PERIOD), "minItems": 1},
+    "tariff_snapshots": _list(TARIFF_SNAPSHOT),
     "charging_preferences": CHARGING_PREFERENCES,
 }
 _VALIDATORS = {name: Draft202012Validator(schema) for name, schema in SCHEMAS.items()}

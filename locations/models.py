@@ -109,7 +109,13 @@ class Location(OwnedByOurCpo):
     class Meta:
         ordering = ["last_updated", "id"]
         constraints = [
-            models.UniqueConstraint("owner", Lower("ocpi_id"), name="location_unique_id_per_owner"),
+            models.UniqueConstraint(
+                "owner",
+                Lower("ocpi_id"),
+                name="location_unique_id_per_owner",
+                violation_error_message="A location with this OCPI id already exists for this "
+                "owner (ids ignore case).",
+            ),
         ]
         indexes = [models.Index(fields=["last_updated", "id"], name="location_sync_order")]
 
@@ -164,7 +170,13 @@ class EVSE(models.Model):
         verbose_name = "EVSE"
         ordering = ["location_id", "id"]
         constraints = [
-            models.UniqueConstraint("location", Lower("uid"), name="evse_unique_uid_per_location"),
+            models.UniqueConstraint(
+                "location",
+                Lower("uid"),
+                name="evse_unique_uid_per_location",
+                violation_error_message="This location already has an EVSE with this UID "
+                "(UIDs ignore case).",
+            ),
         ]
 
     _loaded_location_id: int | None = None
@@ -225,7 +237,13 @@ class Connector(models.Model):
     class Meta:
         ordering = ["evse_id", "id"]
         constraints = [
-            models.UniqueConstraint("evse", Lower("ocpi_id"), name="connector_unique_id_per_evse"),
+            models.UniqueConstraint(
+                "evse",
+                Lower("ocpi_id"),
+                name="connector_unique_id_per_evse",
+                violation_error_message="This EVSE already has a connector with this id "
+                "(ids ignore case).",
+            ),
         ]
 
     _loaded_evse_id: int | None = None
@@ -252,6 +270,13 @@ class Connector(models.Model):
         self._loaded_evse_id = self.evse_id
         if touch:
             _cascade_last_updated(self.evse_id, self.last_updated)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        """A connector that disappears changes its EVSE and location for partners too."""
+        evse_pk = self.evse_id
+        result = super().delete(*args, **kwargs)
+        _cascade_last_updated(evse_pk, timezone.now())
+        return result
 
 
 def _cascade_last_updated(evse_pk: int, when: datetime) -> None:

@@ -38,3 +38,12 @@ class ModuleID(models.TextChoices):
 class InterfaceRole(models.TextChoices):
     SENDER = "SENDER"
     RECEIVER = "RECEIVER"
+
+
+class ConnectionStatus(models.TextChoices):
+    """A hub's word on its connection to a party (HubClientInfo)."""
+
+    CONNECTED = "CONNECTED"
+    OFFLINE = "OFFLINE"
+    PLANNED = "PLANNED"
+    SUSPENDED = "SUSPENDED"

@@ -35,11 +35,12 @@ def ensure_partner_emsp(party: Party) -> None:
 class OwnedByOurCpo(models.Model):
     """Base for objects we publish as a CPO: locations, tariffs, sessions, CDRs."""
 
+    # No limit_choices_to: clean() gives the one clear message; admin forms narrow the choices.
+
     owner = models.ForeignKey(
         "roaming.Party",
         on_delete=models.PROTECT,
         related_name="+",
-        limit_choices_to={"is_ours": True},
         help_text="Our CPO identity that publishes this object.",
     )
 
@@ -71,7 +72,6 @@ class OwnedByPartnerEmsp(models.Model):
         "roaming.Party",
         on_delete=models.PROTECT,
         related_name="+",
-        limit_choices_to={"is_ours": False},
         help_text="The partner eMSP that issued this object.",
     )
 

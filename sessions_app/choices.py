@@ -62,3 +62,13 @@ class ReservationStatus(models.TextChoices):
     CANCELED = "CANCELED"
     EXPIRED = "EXPIRED"
     FULFILLED = "FULFILLED"
+
+
+class ChargingPreferencesResponse(models.TextChoices):
+    """Answer to an eMSP's PUT of a driver's charging preferences (2.2.1+)."""
+
+    ACCEPTED = "ACCEPTED"
+    DEPARTURE_REQUIRED = "DEPARTURE_REQUIRED"
+    ENERGY_NEED_REQUIRED = "ENERGY_NEED_REQUIRED"
+    NOT_POSSIBLE = "NOT_POSSIBLE"
+    PROFILE_TYPE_NOT_SUPPORTED = "PROFILE_TYPE_NOT_SUPPORTED"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -98,12 +99,19 @@ class Session(OwnedByOurCpo):
     class Meta:
         ordering = ["last_updated", "id"]
         constraints = [
-            models.UniqueConstraint("owner", Lower("ocpi_id"), name="session_unique_id_per_owner"),
+            models.UniqueConstraint(
+                "owner",
+                Lower("ocpi_id"),
+                name="session_unique_id_per_owner",
+                violation_error_message="A session with this OCPI id already exists for this "
+                "owner (ids ignore case).",
+            ),
             models.CheckConstraint(condition=models.Q(kwh__gte=0), name="session_kwh_not_negative"),
             models.CheckConstraint(
                 condition=models.Q(end_date_time__isnull=True)
                 | models.Q(end_date_time__gte=models.F("start_date_time")),
                 name="session_ends_after_start",
+                violation_error_message="A session cannot end before it starts.",
             ),
         ]
         indexes = [
@@ -112,6 +120,13 @@ class Session(OwnedByOurCpo):
 
     def __str__(self) -> str:
         return self.ocpi_id
+
+    def clean(self) -> None:
+        super().clean()
+        if self.evse_id and self.location_id and self.evse.location_id != self.location_id:
+            raise ValidationError({"evse": "This EVSE is not at the session's location."})
+        if self.connector_id and self.evse_id and self.connector.evse_id != self.evse_id:
+            raise ValidationError({"connector": "This connector is not on the session's EVSE."})
 
     def save(self, *args: Any, touch: bool = True, **kwargs: Any) -> None:
         if touch:

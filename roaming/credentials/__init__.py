@@ -1,0 +1,1 @@
+"""The credentials module: registering, updating and unregistering partner connections."""

@@ -1,0 +1,1 @@
+"""OCPI CDRs module: per-version serializers of charge detail records."""

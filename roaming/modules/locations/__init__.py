@@ -1,0 +1,1 @@
+"""OCPI locations module: per-version serializers of Location, EVSE and Connector."""

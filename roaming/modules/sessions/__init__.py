@@ -1,0 +1,1 @@
+"""OCPI sessions module: per-version serializers of Session and its charging periods."""

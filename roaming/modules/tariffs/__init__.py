@@ -1,0 +1,1 @@
+"""OCPI tariffs module: per-version serializers of Tariff, its elements and price components."""

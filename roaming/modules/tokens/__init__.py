@@ -1,0 +1,1 @@
+"""OCPI tokens module: per-version serializers of Token."""

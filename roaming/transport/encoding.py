@@ -1,0 +1,34 @@
+"""JSON on the OCPI wire: Decimal as numbers, DateTime as OCPI's short UTC form."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from rest_framework.utils.encoders import JSONEncoder
+
+from roaming.transport.datetimes import format_datetime
+
+
+class OcpiJSONEncoder(JSONEncoder):
+    def default(self, obj: Any) -> Any:
+        if isinstance(obj, Decimal):
+            # A float prints the shortest text that reads back as the same float, and every
+            # decimal of up to 15 significant digits reads back exactly, which covers our money,
+            # energy and coordinate fields (at most 4 decimal places).
+            return float(obj)
+        if isinstance(obj, datetime):
+            return format_datetime(obj if obj.tzinfo else obj.replace(tzinfo=UTC))
+        if isinstance(obj, date):
+            return obj.isoformat()
+        if isinstance(obj, time):
+            return obj.strftime("%H:%M")
+        return super().default(obj)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(
+        value, cls=OcpiJSONEncoder, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    )

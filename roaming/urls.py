@@ -1,0 +1,22 @@
+"""OCPI URL routes: /ocpi/versions, /ocpi/<version>/ and every mounted module under it."""
+
+from django.urls import URLPattern, URLResolver, path
+
+from roaming.versions.registry import module_url_patterns, supported_versions
+from roaming.versions.views import VersionDetailsView, VersionsView
+
+app_name = "ocpi"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("versions/", VersionsView.as_view(), name="versions"),
+    *(
+        path(
+            f"{version}/",
+            VersionDetailsView.as_view(),
+            {"version": version.value},
+            name="version-details",
+        )
+        for version in supported_versions()
+    ),
+    *module_url_patterns(),
+]

@@ -1,0 +1,1 @@
+"""The versions module: which OCPI versions we speak and which endpoints each one has."""

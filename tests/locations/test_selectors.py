@@ -1,0 +1,124 @@
+"""Which locations a party may see: published ones, and unpublished ones listing its tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from locations.choices import Status
+from locations.models import Location
+from locations.selectors import evses_for_location, locations_visible_to
+from roaming.models import Party
+from sessions_app.choices import TokenType
+from tests.locations.factories import ConnectorFactory, EVSEFactory, LocationFactory
+from tests.sessions_app.factories import TokenFactory
+
+
+def _hidden_for(*entries: dict[str, Any]) -> Location:
+    return LocationFactory.create(publish=False, publish_allowed_to=list(entries))
+
+
+def test_published_location_is_visible_to_any_partner(emsp: Party) -> None:
+    location = LocationFactory.create(publish=True)
+
+    assert list(locations_visible_to(emsp)) == [location]
+
+
+def test_unpublished_location_without_allowed_tokens_is_hidden(emsp: Party) -> None:
+    TokenFactory.create(owner=emsp)
+    LocationFactory.create(publish=False)
+
+    assert not locations_visible_to(emsp).exists()
+
+
+def test_unpublished_location_is_visible_to_the_owner_of_a_listed_uid(emsp: Party) -> None:
+    TokenFactory.create(owner=emsp, uid="04AABBCCDD", type=TokenType.RFID)
+    location = _hidden_for({"uid": "04AABBCCDD", "type": "RFID"})
+
+    assert list(locations_visible_to(emsp)) == [location]
+
+
+def test_token_uid_matches_ignoring_case(emsp: Party) -> None:
+    TokenFactory.create(owner=emsp, uid="04AABBCCDD", type=TokenType.RFID)
+    location = _hidden_for({"uid": "04aabbccdd", "type": "RFID"})
+
+    assert list(locations_visible_to(emsp)) == [location]
+
+
+def test_every_set_field_must_match(emsp: Party) -> None:
+    TokenFactory.create(owner=emsp, uid="04AABBCCDD", type=TokenType.RFID)
+    _hidden_for({"uid": "04AABBCCDD", "type": "APP_USER"})
+
+    assert not locations_visible_to(emsp).exists()
+
+
+def test_visual_number_with_issuer_matches(emsp: Party) -> None:
+    TokenFactory.create(owner=emsp, visual_number="NL-ABC-123", issuer="Fleet Co")
+    location = _hidden_for({"visual_number": "NL-ABC-123", "issuer": "Fleet Co"})
+
+    assert list(locations_visible_to(emsp)) == [location]
+
+
+def test_group_id_matches_ignoring_case(emsp: Party) -> None:
+    TokenFactory.create(owner=emsp, group_id="FLEET-17")
+    location = _hidden_for({"group_id": "fleet-17"})
+
+    assert list(locations_visible_to(emsp)) == [location]
+
+
+def test_another_partners_matching_token_does_not_reveal_the_location(
+    emsp: Party, outsider: Party
+) -> None:
+    TokenFactory.create(owner=outsider, uid="04AABBCCDD", type=TokenType.RFID)
+    _hidden_for({"uid": "04AABBCCDD", "type": "RFID"})
+
+    assert not locations_visible_to(emsp).exists()
+
+
+def test_entry_without_uid_visual_number_or_group_id_reveals_nothing(emsp: Party) -> None:
+    TokenFactory.create(owner=emsp, type=TokenType.RFID, issuer="Fleet Co")
+    _hidden_for({"type": "RFID", "issuer": "Fleet Co"})
+
+    assert not locations_visible_to(emsp).exists()
+
+
+def test_one_matching_entry_of_several_is_enough(emsp: Party) -> None:
+    TokenFactory.create(owner=emsp, group_id="FLEET-17")
+    location = _hidden_for({"uid": "NOT-OURS", "type": "RFID"}, {"group_id": "FLEET-17"})
+
+    assert list(locations_visible_to(emsp)) == [location]
+
+
+def test_only_the_matching_unpublished_locations_are_revealed(emsp: Party) -> None:
+    TokenFactory.create(owner=emsp, group_id="FLEET-17")
+    published = LocationFactory.create(publish=True)
+    revealed = _hidden_for({"group_id": "FLEET-17"})
+    _hidden_for({"group_id": "FLEET-99"})
+
+    assert set(locations_visible_to(emsp)) == {published, revealed}
+
+
+@pytest.mark.parametrize("extra_entries", [0, 5])
+def test_visibility_costs_a_bounded_number_of_queries(
+    emsp: Party, django_assert_num_queries: Any, extra_entries: int
+) -> None:
+    TokenFactory.create(owner=emsp, group_id="FLEET-17")
+    for i in range(extra_entries):
+        _hidden_for({"group_id": f"OTHER-{i}"})
+    _hidden_for({"group_id": "FLEET-17"})
+
+    # One query for the unpublished lists, one for the token matches, one for the result.
+    with django_assert_num_queries(3):
+        assert len(list(locations_visible_to(emsp))) == 1
+
+
+def test_evses_for_location_include_removed_ones_with_connectors(db: None) -> None:
+    location = LocationFactory.create()
+    live = ConnectorFactory.create(evse=EVSEFactory.create(location=location)).evse
+    removed = EVSEFactory.create(location=location, status=Status.REMOVED)
+
+    evses = list(evses_for_location(location))
+
+    assert evses == [live, removed]
+    assert [c.ocpi_id for c in evses[0].connectors.all()] == [live.connectors.get().ocpi_id]

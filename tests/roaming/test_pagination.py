@@ -1,0 +1,192 @@
+"""Pagination of list endpoints: parameters, headers, the next link and its keyset cursor."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from roaming.choices import Role
+from roaming.models import Party
+from tests.roaming.conftest import auth
+
+pytestmark = [pytest.mark.urls("tests.roaming.probe_urls"), pytest.mark.django_db]
+
+LIST = "/ocpi/2.2.1/parties/"
+START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def token(registered) -> str:
+    return registered[1]
+
+
+@pytest.fixture
+def parties(registered) -> list[str]:
+    """Ten more partner parties (with the eMSP: eleven), one minute apart, oldest first."""
+    codes = []
+    Party.objects.filter(country_code="DE", party_id="EMS").update(created_at=START)
+    codes.append("DE-EMS")
+    for index in range(10):
+        party = Party.objects.create(
+            country_code="BE", party_id=f"P{index:02d}", name=f"P{index}", roles=[Role.EMSP.value]
+        )
+        Party.objects.filter(pk=party.pk).update(created_at=START + timedelta(minutes=index + 1))
+        codes.append(party.code)
+    return codes
+
+
+def get(client: Client, token: str, url: str, **params: str):
+    return client.get(url, params, headers=auth(token))
+
+
+def next_link(response) -> str | None:
+    link = response.get("Link")
+    if link is None:
+        return None
+    url, rel = link.split(";")
+    assert rel.strip() == 'rel="next"'
+    return url.strip()[1:-1]
+
+
+def local(url: str | None) -> str:
+    assert url is not None
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def test_page_headers_count_everything_and_state_the_limit(client, token, parties) -> None:
+    response = get(client, token, LIST, limit="4")
+    assert response.json()["data"] == parties[:4]
+    assert response["X-Total-Count"] == "11"
+    assert response["X-Limit"] == "4"
+
+
+def test_next_link_is_absolute_and_keeps_the_filters(client, token, parties, settings) -> None:
+    settings.OCPI_BASE_URL = "https://cpms.example.com/ocpi"
+    date_from = "2023-12-31T00:00:00Z"
+    response = get(client, token, LIST, limit="4", date_from=date_from)
+    link = next_link(response)
+    assert link is not None
+    assert link.startswith("https://cpms.example.com/ocpi/2.2.1/parties/?")
+    query = parse_qs(urlsplit(link).query)
+    assert query["offset"] == ["4"]
+    assert query["limit"] == ["4"]
+    assert query["date_from"] == [date_from]
+    assert "cursor" in query
+
+
+def test_following_links_walks_every_object_once(client, token, parties) -> None:
+    seen: list[str] = []
+    url: str | None = f"{LIST}?limit=3"
+    while url is not None:
+        response = client.get(url, headers=auth(token))
+        seen.extend(response.json()["data"])
+        link = next_link(response)
+        url = local(link) if link else None
+    assert seen == parties
+
+
+def test_last_page_has_no_link(client, token, parties) -> None:
+    response = get(client, token, LIST, offset="8", limit="3")
+    assert response.json()["data"] == parties[8:]
+    assert "Link" not in response
+
+
+def test_exactly_full_last_page_has_no_link(client, token, parties) -> None:
+    response = get(client, token, LIST, offset="7", limit="4")
+    assert len(response.json()["data"]) == 4
+    assert "Link" not in response
+
+
+def test_limit_is_capped_by_the_server_maximum(client, token, parties, settings) -> None:
+    settings.OCPI_MAX_PAGE_SIZE = 5
+    response = get(client, token, LIST, limit="500")
+    assert len(response.json()["data"]) == 5
+    assert response["X-Limit"] == "5"
+    assert "limit=5" in response["Link"]
+
+
+def test_default_limit_is_the_server_maximum(client, token, parties, settings) -> None:
+    settings.OCPI_MAX_PAGE_SIZE = 6
+    response = get(client, token, LIST)
+    assert len(response.json()["data"]) == 6
+    assert response["X-Limit"] == "6"
+
+
+def test_date_from_is_inclusive_and_date_to_exclusive(client, token, parties) -> None:
+    response = get(
+        client, token, LIST, date_from="2024-01-01T00:02:00Z", date_to="2024-01-01T00:05:00Z"
+    )
+    assert response.json()["data"] == parties[2:5]
+    assert response["X-Total-Count"] == "3"
+
+
+def test_raw_offset_is_honoured(client, token, parties) -> None:
+    response = get(client, token, LIST, offset="5", limit="2")
+    assert response.json()["data"] == parties[5:7]
+
+
+def test_following_the_link_seeks_instead_of_offsetting(client, token, parties) -> None:
+    first = get(client, token, LIST, limit="3")
+    with CaptureQueriesContext(connection) as queries:
+        client.get(local(next_link(first)), headers=auth(token))
+    page_query = [q["sql"] for q in queries if "roaming_party" in q["sql"] and "LIMIT" in q["sql"]]
+    assert page_query
+    assert all("OFFSET" not in sql for sql in page_query)
+
+
+def test_a_raw_deep_offset_uses_offset(client, token, parties) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        get(client, token, LIST, offset="6", limit="3")
+    assert any("OFFSET" in q["sql"] for q in queries if "roaming_party" in q["sql"])
+
+
+def test_an_object_updated_while_crawling_is_not_skipped(client, token, parties) -> None:
+    first = get(client, token, LIST, limit="3")
+    # The first object changes: it moves to the end of the order.
+    Party.objects.filter(country_code="DE", party_id="EMS").update(
+        created_at=START + timedelta(hours=1)
+    )
+    seen = list(first.json()["data"])
+    link = next_link(first)
+    while link:
+        response = client.get(local(link), headers=auth(token))
+        seen.extend(response.json()["data"])
+        link = next_link(response)
+    assert set(seen) == set(parties)
+
+
+def test_changed_offset_with_a_cursor_falls_back_to_the_offset(client, token, parties) -> None:
+    first = get(client, token, LIST, limit="3")
+    url = local(next_link(first)).replace("offset=3", "offset=2")
+    response = client.get(url, headers=auth(token))
+    assert response.json()["data"] == parties[2:5]
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("offset", "-1"),
+        ("offset", "one"),
+        ("limit", "-5"),
+        ("limit", "ten"),
+        ("date_from", "yesterday"),
+        ("date_to", "2024-13-45T00:00:00Z"),
+        ("cursor", "forged"),
+    ],
+)
+def test_malformed_parameter_answers_2001_naming_it(client, token, param, value) -> None:
+    response = get(client, token, LIST, **{param: value})
+    assert response.status_code == 200
+    assert response.json()["status_code"] == 2001
+    assert param in response.json()["status_message"]
+
+
+def test_date_with_an_unencoded_plus_offset_is_read(client, token, parties) -> None:
+    response = client.get(f"{LIST}?date_from=2024-01-01T01:09:00+01:00", headers=auth(token))
+    assert response.json()["data"] == parties[9:]
