@@ -25,7 +25,7 @@ install-dev: $(DEV_STAMP)
 
 ## Web UI, OCPI API, a Celery worker and beat on SQLite and the embedded broker, with demo data.
 run: $(RUN_STAMP)
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py dev_bootstrap
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py dev_bootstrap --port $${PORT:-8000}
 	DEBUG=$${DEBUG:-true} PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
 ## The whole test suite; uses Postgres/Redis when DATABASE_URL / CELERY_BROKER_URL are set.
@@ -43,6 +43,28 @@ format: $(DEV_STAMP)
 
 migrate: $(RUN_STAMP)
 	$(BIN)/python manage.py migrate
+
+## Every benchmark in bench/ at quick size; `make bench FULL=1` at full size (see BENCHMARKS.md).
+BENCH_SCRIPTS := pull_locations pricing_engine export_cdrs push_fanout authorize
+# Scripts whose default size is their full one take these arguments for the quick size.
+BENCH_QUICK_pricing_engine := --quick
+BENCH_QUICK_authorize := --tokens 100000 --decisions 20000
+bench: $(DEV_STAMP)
+	@set -e; for name in $(BENCH_SCRIPTS); do \
+	  script=bench/$$name.py; \
+	  [ -f $$script ] || { echo "== $$script: not there, skipped"; continue; }; \
+	  if [ -n "$(FULL)" ]; then \
+	    if grep -q -- '"--full"' $$script; then args=--full; else args=; fi; \
+	  else \
+	    case $$name in \
+	      pricing_engine) args="$(BENCH_QUICK_pricing_engine)";; \
+	      authorize) args="$(BENCH_QUICK_authorize)";; \
+	      *) args=;; \
+	    esac; \
+	  fi; \
+	  echo "== $$script $$args"; \
+	  $(BIN)/python $$script $$args; \
+	done
 
 clean:
 	rm -rf var/cpms.sqlite3* var/broker

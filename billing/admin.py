@@ -9,11 +9,14 @@ from typing import Any
 
 import nested_admin
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
 from django.utils.html import format_html
 from django.utils.text import capfirst
 
+from billing import admin_views
 from billing.forms import (
     PriceComponentFormSet,
     TariffElementForm,
@@ -23,6 +26,7 @@ from billing.forms import (
 from billing.models import CDR, PriceComponent, Tariff, TariffElement
 from billing.services import tariff_save_from_admin
 from cpms.money import amount_incl_taxes
+from roaming.push.services import push_tariff_changed, push_tariff_deleted
 
 # --- Tariffs -----------------------------------------------------------------------------------
 
@@ -146,10 +150,23 @@ class TariffAdmin(nested_admin.NestedModelAdmin):
         """Saved in save_related, together with its elements, by tariff_save_from_admin."""
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        tariff_save_from_admin(
+        # The admin's change view is one transaction: the outbox rows commit with the edit.
+        tariff = tariff_save_from_admin(
             tariff=form.instance,
             save_elements=partial(super().save_related, request, form, formsets, change),
         )
+        push_tariff_changed(tariff=tariff)
+
+    def delete_model(self, request: HttpRequest, obj: Tariff) -> None:
+        with transaction.atomic():
+            obj.delete()
+            push_tariff_deleted(tariff=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Tariff]) -> None:
+        with transaction.atomic():
+            for tariff in queryset.filter(deleted_at__isnull=True).select_related("owner"):
+                tariff.delete()
+                push_tariff_deleted(tariff=tariff)
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         """Deleting keeps the tariff (marked deleted), so only the tariffs themselves are listed."""
@@ -161,10 +178,20 @@ class TariffAdmin(nested_admin.NestedModelAdmin):
     @admin.action(description="Restore selected deleted tariffs")
     def restore_tariffs(self, request: HttpRequest, queryset: QuerySet[Tariff]) -> None:
         restored = 0
-        for tariff in queryset.filter(deleted_at__isnull=False):
-            tariff.restore()
-            restored += 1
+        with transaction.atomic():
+            for tariff in queryset.filter(deleted_at__isnull=False).select_related("owner"):
+                tariff.restore()
+                push_tariff_changed(tariff=tariff)
+                restored += 1
         self.message_user(request, f"Restored {restored} tariff(s).", messages.SUCCESS)
+
+    def get_urls(self) -> list[URLPattern]:
+        preview = path(
+            "<path:object_id>/price-preview/",
+            self.admin_site.admin_view(partial(admin_views.tariff_preview_view, self)),
+            name="billing_tariff_price_preview",
+        )
+        return [preview, *super().get_urls()]
 
 
 # --- CDRs --------------------------------------------------------------------------------------
@@ -264,6 +291,29 @@ class CDRAdmin(admin.ModelAdmin):
         "tariffs_display",
         "signed_data_display",
     )
+
+    actions = ["issue_credit"]
+
+    def has_issue_credit_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(admin_views.CREDIT_PERMISSION)
+
+    @admin.action(description="Issue credit CDR", permissions=["issue_credit"])
+    def issue_credit(self, request: HttpRequest, queryset: QuerySet[CDR]) -> HttpResponse | None:
+        return admin_views.issue_credit_action(self, request, queryset)
+
+    def get_urls(self) -> list[URLPattern]:
+        def view(function: Any) -> Any:
+            return self.admin_site.admin_view(partial(function, self))
+
+        return [
+            path("export/", view(admin_views.cdr_export_view), name="billing_cdr_export"),
+            path(
+                "settlement/",
+                view(admin_views.settlement_report_view),
+                name="billing_cdr_settlement",
+            ),
+            *super().get_urls(),
+        ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

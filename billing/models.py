@@ -668,6 +668,8 @@ class CDR(OwnedByOurCpo):
     class Meta:
         verbose_name = "CDR"
         ordering = ["last_updated", "id"]
+        # Crediting reverses revenue: a finance decision, granted apart from viewing CDRs.
+        permissions = [("issue_credit_cdr", "Can issue credit CDRs")]
         constraints = [
             models.UniqueConstraint(
                 "owner",

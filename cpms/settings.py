@@ -119,6 +119,22 @@ OCPI_CLIENT_CONNECT_TIMEOUT = env.float("OCPI_CLIENT_CONNECT_TIMEOUT", default=5
 OCPI_CLIENT_READ_TIMEOUT = env.float("OCPI_CLIENT_READ_TIMEOUT", default=30.0)
 # How much of each request and response body the exchange log keeps (characters).
 OCPI_EXCHANGE_LOG_BODY_CHARS = env.int("OCPI_EXCHANGE_LOG_BODY_CHARS", default=4096)
+# Push outbox: a failed delivery is retried after the base delay, doubling per failure up to the
+# cap; a change not delivered within the horizon is given up (dead, visible in admin).
+OCPI_PUSH_RETRY_BASE_SECONDS = env.float("OCPI_PUSH_RETRY_BASE_SECONDS", default=10.0)
+OCPI_PUSH_RETRY_MAX_SECONDS = env.float("OCPI_PUSH_RETRY_MAX_SECONDS", default=900.0)
+OCPI_PUSH_RETRY_HORIZON_HOURS = env.float("OCPI_PUSH_RETRY_HORIZON_HOURS", default=48.0)
+# Outbox rows a delivery worker claims at once, and days finished rows are kept (CDR rows stay).
+OCPI_PUSH_BATCH_SIZE = env.int("OCPI_PUSH_BATCH_SIZE", default=200)
+OCPI_PUSH_KEEP_DAYS = env.int("OCPI_PUSH_KEEP_DAYS", default=14)
+# Charging: a session's meter updates reach partners at most once per this many seconds; a
+# command the charger has not answered within the timeout gets TIMEOUT; a real-time authorization
+# call to an eMSP waits at most this long before the offline rules apply.
+CHARGING_SESSION_PUSH_INTERVAL_SECONDS = env.int(
+    "CHARGING_SESSION_PUSH_INTERVAL_SECONDS", default=60
+)
+CHARGING_COMMAND_TIMEOUT_SECONDS = env.int("CHARGING_COMMAND_TIMEOUT_SECONDS", default=60)
+CHARGING_AUTHORIZE_TIMEOUT_SECONDS = env.float("CHARGING_AUTHORIZE_TIMEOUT_SECONDS", default=3.0)
 
 # --- Celery: an embedded broker on the file system unless CELERY_BROKER_URL names a server -----
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
@@ -160,7 +176,9 @@ SPECTACULAR_SETTINGS = {
 # --- Security ----------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# On by default without DEBUG (the proxy must pass X-Forwarded-Proto, see SECURE_PROXY_SSL_HEADER);
+# the test suite turns it off for its plain-HTTP client in tests/conftest.py.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
@@ -168,6 +186,44 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# --- Security: caches, rate limits, login lockout, audit trail (tests/security) ----------------
+# Rate-limit counters and lockouts live here: per process with the default local memory, shared
+# by all web processes with redis://host:6379/1 (Django's built-in RedisCache).
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# Requests per minute on the OCPI API per partner connection, and per client IP for requests
+# whose token is missing or unknown (token guessing); 0 switches a limit off.
+OCPI_RATE_LIMIT = env.int("OCPI_RATE_LIMIT", default=6000)
+OCPI_RATE_LIMIT_UNAUTHENTICATED = env.int("OCPI_RATE_LIMIT_UNAUTHENTICATED", default=120)
+# Reverse proxies in front of us that append to X-Forwarded-For: the client IP is read that many
+# entries from the right; 0 trusts only the socket address (the header can be forged).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+INSTALLED_APPS += [
+    "axes",  # admin login lockout
+    "auditlog",  # who changed what, shown in the admin
+    "cpms.audit.AuditConfig",  # registers the audited models with auditlog
+]
+MIDDLEWARE += [
+    "auditlog.middleware.AuditlogMiddleware",  # after authentication: records the staff user
+    "cpms.security.AdminContentSecurityPolicyMiddleware",  # Django 5.2 has no CSP of its own
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out logins
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Admin login: after AXES_FAILURE_LIMIT wrong passwords for one username from one IP, that pair is
+# refused until AXES_COOLOFF_MINUTES have passed since the last failure.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_MINUTES", default=15.0) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "cpms.security.client_ip"  # the same rule as the OCPI rate limit
+# auditlog would record the first X-Forwarded-For entry, which any client can forge: an audit
+# trail names the staff user instead (and axes' access log keeps the login addresses).
+AUDITLOG_DISABLE_REMOTE_ADDR = True
 
 LOGGING = {
     "version": 1,
@@ -175,4 +231,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes announces its version at INFO on every start; only its warnings matter.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import BaseModelAdmin
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.forms.models import BaseInlineFormSet
@@ -30,6 +30,7 @@ from locations.choices import (
 from locations.models import EVSE, Connector, Location
 from locations.services import evse_set_status, location_set_published
 from roaming.admin import OurCpoOwnerAdminMixin
+from roaming.push.services import EVSE_PATCH_FIELDS, push_location_changed
 
 # Examples shown under the JSON fields, so staff see the expected shape without the spec at hand.
 JSON_EXAMPLES: dict[str, Any] = {
@@ -173,6 +174,22 @@ def _evses_removed(request: HttpRequest, modeladmin: Any, evses: QuerySet[EVSE])
     modeladmin.message_user(
         request, f"{changed} EVSE(s) marked as removed; partners will be told.", messages.SUCCESS
     )
+
+
+def _saved_rows(formsets: Any) -> list[tuple[Any, list[str] | None]]:
+    """Rows the inline formsets created (fields None) or changed (the changed fields)."""
+    rows: list[tuple[Any, list[str] | None]] = []
+    for formset in formsets:
+        rows += [(obj, None) for obj in formset.new_objects]
+        rows += [(obj, list(fields)) for obj, fields in formset.changed_objects]
+    return rows
+
+
+def _status_only(fields: list[str] | None) -> list[str] | None:
+    """The changed fields when a status update (a PATCH for partners) says it all, else None."""
+    if fields and set(fields) <= EVSE_PATCH_FIELDS:
+        return fields
+    return None
 
 
 class KeepIdentifierForm(forms.ModelForm):
@@ -400,6 +417,16 @@ class LocationAdmin(OurCpoOwnerAdminMixin, JsonFieldsAdminMixin, admin.ModelAdmi
         _evses_removed(request, self, evses)
         return None
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Partners hear of the smallest change: the location, or only the EVSEs edited inline."""
+        super().save_related(request, form, formsets, change)
+        location = form.instance
+        if not change or form.has_changed():
+            push_location_changed(location=location)
+            return
+        for evse, fields in _saved_rows(formsets):
+            push_location_changed(location=location, evse=evse, fields=_status_only(fields))
+
 
 class ConnectorInline(JsonFieldsAdminMixin, admin.StackedInline):
     """Connectors of an EVSE; a connector stays with its EVSE once saved."""
@@ -504,6 +531,22 @@ class EVSEAdmin(JsonFieldsAdminMixin, admin.ModelAdmin):
         _evses_removed(request, self, evses)
         return None
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """Partners hear of the smallest change: the EVSE (a PATCH for a status), or only the
+        connectors edited inline; a removed connector makes the whole EVSE go out again."""
+        super().save_related(request, form, formsets, change)
+        evse = form.instance
+        connectors = _saved_rows(formsets)
+        removed = any(formset.deleted_objects for formset in formsets)
+        status_fields = _status_only(form.changed_data) if change else None
+        if not change or removed or (form.has_changed() and (connectors or not status_fields)):
+            push_location_changed(location=evse.location, evse=evse)
+            return
+        if form.has_changed():
+            push_location_changed(location=evse.location, evse=evse, fields=status_fields)
+        for connector, _fields in connectors:
+            push_location_changed(location=evse.location, evse=evse, connector=connector)
+
 
 @admin.register(Connector)
 class ConnectorAdmin(JsonFieldsAdminMixin, admin.ModelAdmin):
@@ -532,3 +575,21 @@ class ConnectorAdmin(JsonFieldsAdminMixin, admin.ModelAdmin):
             return self.readonly_fields
         # A connector stays with its EVSE and keeps its id: partners know it by both.
         return (*self.readonly_fields, "evse", "ocpi_id")
+
+    def save_model(self, request: HttpRequest, obj: Connector, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        evse = obj.evse
+        push_location_changed(location=evse.location, evse=evse, connector=obj)
+
+    def delete_model(self, request: HttpRequest, obj: Connector) -> None:
+        evse = obj.evse
+        super().delete_model(request, obj)
+        # Partners learn a connector is gone from its EVSE sent without it.
+        push_location_changed(location=evse.location, evse=evse)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Connector]) -> None:
+        with transaction.atomic():
+            evses = {connector.evse_id: connector.evse for connector in queryset}
+            super().delete_queryset(request, queryset)
+            for evse in evses.values():
+                push_location_changed(location=evse.location, evse=evse)

@@ -21,11 +21,11 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
+from billing.cdrs import cdr_create_from_session
 from billing.choices import TariffDimensionType, TaxIncluded
 from billing.models import CDR, PriceComponent, Tariff, TariffElement
 from billing.pricing import (
     ChargingPeriodInput,
-    CostCategory,
     Money,
     PeriodKind,
     PricingResult,
@@ -1231,40 +1231,6 @@ def _money_columns(money: Money) -> tuple[Decimal, list[dict[str, Any]]]:
     ]
 
 
-_SUB_COSTS = (
-    ("total_fixed_cost", CostCategory.FIXED),
-    ("total_energy_cost", CostCategory.ENERGY),
-    ("total_time_cost", CostCategory.TIME),
-    ("total_parking_cost", CostCategory.PARKING),
-)
-
-
-def cdr_location_snapshot(plan: SessionPlan) -> dict[str, Any]:
-    """The CDR's copy of location, EVSE and connector as they were when the session ran."""
-    location, evse, connector = plan.built.location, plan.evse.evse, plan.connector
-    snapshot: dict[str, Any] = {
-        "id": location.ocpi_id,
-        "name": location.name,
-        "address": location.address,
-        "city": location.city,
-        "postal_code": location.postal_code,
-        "country": location.country,
-        "coordinates": {
-            "latitude": f"{location.latitude:.6f}",
-            "longitude": f"{location.longitude:.6f}",
-        },
-        "evse_uid": evse.uid,
-        "evse_id": evse.evse_id,
-        "connector_id": connector.ocpi_id,
-        "connector_standard": connector.standard,
-        "connector_format": connector.format,
-        "connector_power_type": connector.power_type,
-    }
-    if location.state:
-        snapshot["state"] = location.state
-    return snapshot
-
-
 def _auth_method(token: Token) -> AuthMethod:
     """Apps start sessions by command; cached cards are checked against the local whitelist."""
     if token.type == TokenType.APP_USER:
@@ -1276,7 +1242,7 @@ def _auth_method(token: Token) -> AuthMethod:
 
 @dataclass
 class PricedSession:
-    """A session row, its charging period rows, and the CDR row of a finished session."""
+    """A session row, its charging period rows, and the CDR of a finished session once issued."""
 
     session: Session
     periods: list[SessionChargingPeriod]
@@ -1284,10 +1250,11 @@ class PricedSession:
 
 
 def session_price(plan: SessionPlan, snapshot: dict[str, Any], *, now: datetime) -> PricedSession:
-    """Price a planned session with the billing engine and build its rows (and CDR if finished).
+    """Price a planned session with the billing engine and build its rows (not yet saved).
 
-    `snapshot` is the saved tariff as a CDR keeps it (an OCPI 2.3.0 Tariff); the engine prices
-    exactly that copy, so the CDR's totals and its tariff always agree.
+    `snapshot` is the saved tariff as a CDR keeps it (an OCPI 2.3.0 Tariff). A finished
+    session's CDR is issued after saving, by billing's `cdr_create_from_session`, which prices
+    the session's periods under the same tariff.
     """
     result = price_session(
         tariff_from_ocpi(snapshot, "2.3.0"), _engine_periods(plan), plan.built.location.time_zone
@@ -1333,39 +1300,7 @@ def session_price(plan: SessionPlan, snapshot: dict[str, Any], *, now: datetime)
         )
         for p in ocpi_periods
     ]
-    if plan.active:
-        return PricedSession(session, periods, None)
-    sub_costs: dict[str, Any] = {}
-    for name, category in _SUB_COSTS:
-        if category in result.categories:
-            sub_costs[name], sub_costs[f"{name}_taxes"] = _money_columns(getattr(result, name))
-    cdr = CDR(
-        owner=session.owner,
-        ocpi_id=plan.cdr_id,
-        start_date_time=plan.start,
-        end_date_time=plan.end,
-        session=session,
-        ocpi_session_id=session.ocpi_id,
-        cdr_token=cdr_token,
-        emsp=token.owner,
-        auth_method=auth_method,
-        authorization_reference=plan.authorization_reference,
-        cdr_location=cdr_location_snapshot(plan),
-        location=plan.built.location,
-        meter_id=plan.evse.meter_id,
-        currency=result.currency,
-        tariffs=[snapshot],
-        charging_periods=ocpi_periods,
-        total_cost=total,
-        total_cost_taxes=total_taxes,
-        total_energy=result.total_energy,
-        total_time=result.total_time,
-        total_parking_time=result.total_parking_time or None,
-        # CDRs are made a few minutes after the driver unplugs.
-        last_updated=plan.end + timedelta(minutes=plan.cdr_delay_minutes),
-        **sub_costs,
-    )
-    return PricedSession(session, periods, cdr)
+    return PricedSession(session, periods, None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1522,7 +1457,7 @@ def _network_save(network: DemoNetwork) -> None:
 
 
 def _sessions_save(network: DemoNetwork, now: datetime) -> list[PricedSession]:
-    """Price every planned session against its saved tariff, then save sessions and CDRs."""
+    """Price every planned session against its saved tariff, save them, and issue their CDRs."""
     saved = Tariff.objects.filter(pk__in=[t.tariff.pk for t in network.tariffs.values()])
     snapshots = {(t.owner.code, t.ocpi_id): tariff_snapshot(t) for t in tariffs_for_ocpi(saved)}
     priced = [
@@ -1535,7 +1470,11 @@ def _sessions_save(network: DemoNetwork, now: datetime) -> list[PricedSession]:
     ]
     Session.objects.bulk_create(_validated(p.session for p in priced))
     SessionChargingPeriod.objects.bulk_create(_validated(cp for p in priced for cp in p.periods))
-    CDR.objects.bulk_create(_validated(p.cdr for p in priced if p.cdr is not None))
+    for plan, p in zip(network.plans, priced, strict=True):
+        if not plan.active:
+            # CDRs are made a few minutes after the driver unplugs.
+            issued = plan.end + timedelta(minutes=plan.cdr_delay_minutes)
+            p.cdr = cdr_create_from_session(session=p.session, ocpi_id=plan.cdr_id, now=issued)
     return priced
 
 

@@ -117,7 +117,19 @@ class Location(OwnedByOurCpo):
                 "owner (ids ignore case).",
             ),
         ]
-        indexes = [models.Index(fields=["last_updated", "id"], name="location_sync_order")]
+        indexes = [
+            # The partner sync order; covering `publish` and `owner` lets counts and deep
+            # offsets of the visible locations (with their owner) be read from the index alone.
+            models.Index(
+                fields=["last_updated", "id"], include=["publish", "owner"], name="location_sync"
+            ),
+            # Unpublished locations are few and read on every partner request (visibility).
+            models.Index(
+                fields=["last_updated", "id"],
+                condition=models.Q(publish=False),
+                name="location_unpublished",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.ocpi_id} {self.name}".strip()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from functools import reduce
+from operator import or_
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.functions import Cast
 
 from locations.models import EVSE, Location, LocationQuerySet
 from roaming.models import Party
@@ -40,45 +44,81 @@ def _entry_key(entry: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), str(v)) for k, v in entry.items() if v))
 
 
-def locations_visible_to(party: Party) -> LocationQuerySet:
-    """Locations this party may see: all published ones, and unpublished ones listing its tokens.
+# How each field of an entry compares with a token's: CiStrings ignore case (as ``iexact``).
+_CASE_INSENSITIVE = frozenset({"uid", "group_id"})
+_TOKEN_FIELDS = ("uid", "type", "visual_number", "issuer", "group_id")
+
+
+def _entry_matches(key: tuple[tuple[str, str], ...], token: dict[str, str]) -> bool:
+    for name, wanted in key:
+        have = token.get(name)
+        if have is None:
+            continue  # a field tokens do not have constrains nothing, as publish_token_filter
+        if name in _CASE_INSENSITIVE:
+            if have.upper() != wanted.upper():
+                return False
+        elif have != wanted:
+            return False
+    return True
+
+
+def _entry_keys(
+    text: str | None, entries: dict[tuple[tuple[str, str], ...], Q]
+) -> list[tuple[tuple[str, str], ...]]:
+    """The keys of the entries of one publish_allowed_to list that identify tokens.
+
+    Adds the token filter of each new one to `entries`.
+    """
+    allowed = json.loads(text) if text else None
+    keys = []
+    for entry in allowed if isinstance(allowed, list) else []:
+        condition = publish_token_filter(entry)
+        if condition is None:
+            continue
+        key = _entry_key(entry)
+        entries.setdefault(key, condition)
+        keys.append(key)
+    return keys
+
+
+def locations_visible_to(party: Party, *others: Party) -> LocationQuerySet:
+    """Locations these parties may see: all published ones, and unpublished ones listing a token.
 
     An unpublished location is shown to a partner eMSP only when one of its tokens (Token rows
-    owned by it) matches every set field of one publish_allowed_to entry. Unpublished locations
-    are few, so their lists are matched in one query against the party's tokens.
+    owned by it) matches every set field of one publish_allowed_to entry; several parties (a hub
+    speaking for all of them) see what any of them may see. Unpublished locations are few, so
+    their lists are read once (a partial index) and matched in one query against the parties'
+    tokens, which returns only the few tokens that match some entry.
     """
-    restricted = Location.objects.filter(publish=False).values_list("pk", "publish_allowed_to")
+    # As text: most lists repeat (a fleet's group on many sites), so each distinct list is
+    # decoded, and each distinct entry turned into a filter, once.
+    restricted = Location.objects.filter(publish=False).values_list(
+        "pk", Cast("publish_allowed_to", output_field=TextField())
+    )
     entries: dict[tuple[tuple[str, str], ...], Q] = {}
     locations_by_entry: dict[tuple[tuple[str, str], ...], list[int]] = {}
-    for pk, allowed in restricted:
-        for entry in allowed or []:
-            condition = publish_token_filter(entry)
-            if condition is None:
-                continue
-            key = _entry_key(entry)
-            entries[key] = condition
+    keys_of_text: dict[str | None, list[tuple[tuple[str, str], ...]]] = {}
+    for pk, text in restricted:
+        keys = keys_of_text.get(text)
+        if keys is None:
+            keys = keys_of_text[text] = _entry_keys(text, entries)
+        for key in keys:
             locations_by_entry.setdefault(key, []).append(pk)
 
     visible_pks: set[int] = set()
     if entries:
-        keys = list(entries)
-        party_tokens = Token.objects.filter(owner=OuterRef("pk"))
-        matches = (
-            Party.objects.filter(pk=party.pk)
-            .annotate(
-                **{
-                    f"entry_{i}": Exists(party_tokens.filter(entries[key]))
-                    for i, key in enumerate(keys)
-                }
-            )
-            .values(*(f"entry_{i}" for i in range(len(keys))))
-            .first()
-        )
-        for i, key in enumerate(keys):
-            if matches and matches[f"entry_{i}"]:
-                visible_pks.update(locations_by_entry[key])
+        owners = [party.pk, *(other.pk for other in others)]
+        matching_tokens = Token.objects.filter(
+            reduce(or_, entries.values()), owner__in=owners
+        ).values(*_TOKEN_FIELDS)
+        tokens = [dict(token) for token in matching_tokens]
+        for key, pks in locations_by_entry.items():
+            if any(_entry_matches(key, token) for token in tokens):
+                visible_pks.update(pks)
 
-    return Location.objects.filter(Q(publish=True) | Q(pk__in=visible_pks))
+    if not visible_pks:
+        return Location.objects.filter(publish=True)
+    return Location.objects.filter(Q(publish=True) | Q(pk__in=sorted(visible_pks)))
 
 
 def evses_for_location(location: Location) -> QuerySet[EVSE]:

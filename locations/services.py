@@ -8,6 +8,7 @@ from django.db import transaction
 
 from locations.choices import Status
 from locations.models import EVSE, Location
+from roaming.push.services import push_location_changed
 
 
 @transaction.atomic
@@ -23,6 +24,7 @@ def location_set_published(*, locations: Iterable[Location], publish: bool) -> i
             continue
         location.publish = publish
         location.save(update_fields=["publish", "last_updated"])
+        push_location_changed(location=location)
         changed += 1
     return changed
 
@@ -41,5 +43,6 @@ def evse_set_status(*, evses: Iterable[EVSE], status: Status) -> int:
             continue
         evse.status = status
         evse.save(update_fields=["status", "last_updated"])
+        push_location_changed(location=evse.location, evse=evse, fields=["status"])
         changed += 1
     return changed

@@ -116,11 +116,14 @@ def call(
     params: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     correlation_id: str | None = None,
+    timeout: float | None = None,
 ) -> OcpiResponse:
     """Make one OCPI call and return the envelope of a successful (1xxx) answer.
 
     The token and version default to the partner's; `headers` adds e.g. routing headers. Token
     encoding follows the version: plain for 2.1.1, base64 from 2.2 on (and when unknown).
+    `timeout` (seconds) shortens the whole wait for calls someone is waiting on (real-time
+    authorization at a charger).
     """
     if token is None:
         if partner is None:
@@ -140,7 +143,7 @@ def call(
         request_headers["Content-Type"] = "application/json"
     exchange = _Exchange(partner, method.upper(), url, request_headers, body)
     try:
-        response = _send(exchange, params)
+        response = _send(exchange, params, timeout)
         result = _interpret(url, response, exchange.envelope)
     except OcpiClientError as error:
         exchange.fail(error)
@@ -186,7 +189,9 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme, parts.netloc
 
 
-def _send(exchange: _Exchange, params: Mapping[str, str] | None) -> httpx.Response:
+def _send(
+    exchange: _Exchange, params: Mapping[str, str] | None, timeout: float | None = None
+) -> httpx.Response:
     url = exchange.url
     try:
         response = http_client().request(
@@ -195,7 +200,7 @@ def _send(exchange: _Exchange, params: Mapping[str, str] | None) -> httpx.Respon
             params=params,
             headers=exchange.headers,
             content=exchange.body,
-            timeout=_timeout(),
+            timeout=_timeout() if timeout is None else httpx.Timeout(timeout),
         )
     except httpx.TimeoutException as error:
         raise TransientError(f"Timed out: {type(error).__name__}", url=url) from error

@@ -32,17 +32,11 @@ def ensure_partner_emsp(party: Party) -> None:
         )
 
 
-class OwnedByOurCpo(models.Model):
-    """Base for objects we publish as a CPO: locations, tariffs, sessions, CDRs."""
+class _OwnedObject(models.Model):
+    """Behaviour shared by owned objects; each subclass declares `owner` and its ownership rule."""
 
-    # No limit_choices_to: clean() gives the one clear message; admin forms narrow the choices.
-
-    owner = models.ForeignKey(
-        "roaming.Party",
-        on_delete=models.PROTECT,
-        related_name="+",
-        help_text="Our CPO identity that publishes this object.",
-    )
+    owner: models.ForeignKey[Party, Party]
+    owner_id: int | None
 
     class Meta:
         abstract = True
@@ -58,14 +52,35 @@ class OwnedByOurCpo(models.Model):
     def clean(self) -> None:
         super().clean()
         if self.owner_id is not None:
-            ensure_our_cpo(self.owner)
+            self.check_owner(self.owner)
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        ensure_our_cpo(self.owner)
+        self.check_owner(self.owner)
         super().save(*args, **kwargs)
 
+    def check_owner(self, party: Party) -> None:
+        raise NotImplementedError
 
-class OwnedByPartnerEmsp(models.Model):
+
+class OwnedByOurCpo(_OwnedObject):
+    """Base for objects we publish as a CPO: locations, tariffs, sessions, CDRs."""
+
+    # No limit_choices_to: clean() gives the one clear message; admin forms narrow the choices.
+    owner = models.ForeignKey(
+        "roaming.Party",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Our CPO identity that publishes this object.",
+    )
+
+    def check_owner(self, party: Party) -> None:
+        ensure_our_cpo(party)
+
+    class Meta:
+        abstract = True
+
+
+class OwnedByPartnerEmsp(_OwnedObject):
     """Base for objects a partner eMSP owns and pushes to us: tokens."""
 
     owner = models.ForeignKey(
@@ -75,22 +90,8 @@ class OwnedByPartnerEmsp(models.Model):
         help_text="The partner eMSP that issued this object.",
     )
 
+    def check_owner(self, party: Party) -> None:
+        ensure_partner_emsp(party)
+
     class Meta:
         abstract = True
-
-    @property
-    def country_code(self) -> str:
-        return self.owner.country_code
-
-    @property
-    def party_id(self) -> str:
-        return self.owner.party_id
-
-    def clean(self) -> None:
-        super().clean()
-        if self.owner_id is not None:
-            ensure_partner_emsp(self.owner)
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        ensure_partner_emsp(self.owner)
-        super().save(*args, **kwargs)

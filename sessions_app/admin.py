@@ -9,7 +9,13 @@ from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 
-from sessions_app.models import Reservation, Session, SessionChargingPeriod, Token
+from sessions_app.models import (
+    Command,
+    Reservation,
+    Session,
+    SessionChargingPeriod,
+    Token,
+)
 
 
 class ReadOnlyAdminMixin:
@@ -159,3 +165,29 @@ class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     ordering = ("-created_at", "-id")
     raw_id_fields = ("token", "location", "evse")
+
+
+@admin.register(Command)
+class CommandAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """eMSPs' commands and charging profile requests: the charger's answer and the result POST."""
+
+    list_display = (
+        "id",
+        "command_type",
+        "emsp",
+        "evse",
+        "state",
+        "result",
+        "created_at",
+        "deadline",
+        "result_sent_at",
+        "result_error",
+    )
+    list_filter = ("state", "command_type", "result", "emsp")
+    search_fields = ("=session__ocpi_id", "=evse__evse_id", "=location__ocpi_id")
+    search_help_text = "Exact session id, EVSE id or location id."
+    date_hierarchy = "created_at"
+    list_select_related = ("emsp", "evse")
+    show_full_result_count = False
+    ordering = ("-created_at", "-id")
+    raw_id_fields = ("partner", "location", "evse", "connector", "session", "reservation")

@@ -72,3 +72,88 @@ class ChargingPreferencesResponse(models.TextChoices):
     ENERGY_NEED_REQUIRED = "ENERGY_NEED_REQUIRED"
     NOT_POSSIBLE = "NOT_POSSIBLE"
     PROFILE_TYPE_NOT_SUPPORTED = "PROFILE_TYPE_NOT_SUPPORTED"
+
+
+class CommandType(models.TextChoices):
+    """What an eMSP asks of one of our chargers (commands and charging profiles modules)."""
+
+    START_SESSION = "START_SESSION"
+    STOP_SESSION = "STOP_SESSION"
+    RESERVE_NOW = "RESERVE_NOW"
+    CANCEL_RESERVATION = "CANCEL_RESERVATION"
+    UNLOCK_CONNECTOR = "UNLOCK_CONNECTOR"
+    SET_CHARGING_PROFILE = "SET_CHARGING_PROFILE"
+    GET_ACTIVE_CHARGING_PROFILE = "GET_ACTIVE_CHARGING_PROFILE"
+    CLEAR_CHARGING_PROFILE = "CLEAR_CHARGING_PROFILE"
+
+
+class CommandResponseType(models.TextChoices):
+    """The synchronous answer to a command."""
+
+    ACCEPTED = "ACCEPTED"
+    NOT_SUPPORTED = "NOT_SUPPORTED"
+    REJECTED = "REJECTED"
+    UNKNOWN_SESSION = "UNKNOWN_SESSION"
+
+
+class CommandResultType(models.TextChoices):
+    """The outcome of a command, POSTed to the eMSP's response_url."""
+
+    ACCEPTED = "ACCEPTED"
+    CANCELED_RESERVATION = "CANCELED_RESERVATION"
+    EVSE_OCCUPIED = "EVSE_OCCUPIED"
+    EVSE_INOPERATIVE = "EVSE_INOPERATIVE"
+    FAILED = "FAILED"
+    NOT_SUPPORTED = "NOT_SUPPORTED"
+    REJECTED = "REJECTED"
+    TIMEOUT = "TIMEOUT"
+    UNKNOWN_RESERVATION = "UNKNOWN_RESERVATION"
+    UNKNOWN = "UNKNOWN"  # charging profiles: no active profile known
+
+
+class CommandState(models.TextChoices):
+    """Where a command stands between the eMSP, us and the charger."""
+
+    WAITING = "WAITING", "Waiting for the charger"
+    ANSWERED = "ANSWERED", "Answered by the charger"
+    TIMED_OUT = "TIMED_OUT", "Timed out"
+
+
+class ChargerAction(models.TextChoices):
+    """Instructions we send to a charger through the gateway."""
+
+    START = "START"
+    STOP = "STOP"
+    RESERVE = "RESERVE"
+    CANCEL_RESERVATION = "CANCEL_RESERVATION"
+    UNLOCK = "UNLOCK"
+    SET_CHARGING_PROFILE = "SET_CHARGING_PROFILE"
+    GET_CHARGING_PROFILE = "GET_CHARGING_PROFILE"
+    CLEAR_CHARGING_PROFILE = "CLEAR_CHARGING_PROFILE"
+
+
+class AuthorizationAllowed(models.TextChoices):
+    """The eMSP's (or our local) verdict on a token."""
+
+    ALLOWED = "ALLOWED"
+    BLOCKED = "BLOCKED"
+    EXPIRED = "EXPIRED"
+    NO_CREDIT = "NO_CREDIT"
+    NOT_ALLOWED = "NOT_ALLOWED"
+
+
+class PeriodKind(models.TextChoices):
+    """What the vehicle does during the open charging period."""
+
+    CHARGING = "CHARGING"
+    PARKING = "PARKING"
+
+
+class ChargingProfileResponseType(models.TextChoices):
+    """The synchronous answer to a charging profile request (2.2.1+)."""
+
+    ACCEPTED = "ACCEPTED"
+    NOT_SUPPORTED = "NOT_SUPPORTED"
+    REJECTED = "REJECTED"
+    TOO_OFTEN = "TOO_OFTEN"
+    UNKNOWN_SESSION = "UNKNOWN_SESSION"

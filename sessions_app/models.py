@@ -15,6 +15,11 @@ from cpms.value_objects import ValueObjectValidator
 from roaming.ownership import OwnedByOurCpo, OwnedByPartnerEmsp
 from sessions_app.choices import (
     AuthMethod,
+    ChargerAction,
+    CommandResultType,
+    CommandState,
+    CommandType,
+    PeriodKind,
     ProfileType,
     ReservationStatus,
     SessionStatus,
@@ -187,3 +192,123 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return self.reservation_id
+
+
+class SessionMeter(models.Model):
+    """The open (not yet published) charging period of a session, as the charger last reported.
+
+    Published charging periods never change (partners append PATCHed ones), so the period still
+    running lives here until a cost-relevant change closes it into a SessionChargingPeriod.
+    """
+
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="meter")
+    period_start = models.DateTimeField()
+    period_kind = models.CharField(max_length=8, choices=PeriodKind.choices)
+    period_kwh_start = models.DecimalField(
+        "kWh at period start", help_text="Session kWh when the period began.", **ENERGY_DIGITS
+    )
+    period_power_kw = models.DecimalField(
+        "power level (kW)",
+        max_digits=10,
+        decimal_places=3,
+        help_text="The power level the period was opened at; a step away from it cuts a period.",
+    )
+    period_max_power_kw = models.DecimalField("max power (kW)", max_digits=10, decimal_places=3)
+    period_tariff_id = models.CharField(max_length=36, blank=True)
+    last_reading_at = models.DateTimeField()
+    last_power_kw = models.DecimalField(max_digits=10, decimal_places=3, default=0)
+    state_of_charge = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_pushed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When partners were last told of a meter update."
+    )
+
+    def __str__(self) -> str:
+        return f"meter of {self.session}"
+
+
+class Command(models.Model):
+    """A command or charging-profile request of an eMSP, from receipt to its result POST."""
+
+    command_type = models.CharField(max_length=32, choices=CommandType.choices)
+    partner = models.ForeignKey(
+        "roaming.Partner",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The connection the command came through; the result goes back through it.",
+    )
+    emsp = models.ForeignKey("roaming.Party", on_delete=models.PROTECT, related_name="+")
+    version = models.CharField(max_length=8, help_text="OCPI version the command was sent in.")
+    response_url = models.URLField(max_length=255)
+    request = models.JSONField(help_text="The request body as received.")
+    location = models.ForeignKey(
+        "locations.Location", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    evse = models.ForeignKey(
+        "locations.EVSE", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    connector = models.ForeignKey(
+        "locations.Connector", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    session = models.ForeignKey(
+        Session, null=True, blank=True, on_delete=models.SET_NULL, related_name="commands"
+    )
+    reservation = models.ForeignKey(
+        Reservation, null=True, blank=True, on_delete=models.SET_NULL, related_name="commands"
+    )
+    state = models.CharField(
+        max_length=16, choices=CommandState.choices, default=CommandState.WAITING, db_index=True
+    )
+    result = models.CharField(max_length=32, choices=CommandResultType.choices, blank=True)
+    result_data = models.JSONField(
+        null=True, blank=True, help_text="Extra result content (an active charging profile)."
+    )
+    deadline = models.DateTimeField(help_text="A command not answered by then gets TIMEOUT.")
+    result_sent_at = models.DateTimeField(null=True, blank=True)
+    result_attempts = models.PositiveSmallIntegerField(default=0)
+    result_error = models.TextField(blank=True, help_text="Why the result POST failed, if it did.")
+    created_at = models.DateTimeField(default=timezone.now)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[models.Manager[Command]]
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "deadline"], name="command_timeout_sweep")]
+
+    def __str__(self) -> str:
+        return f"{self.command_type} #{self.pk}"
+
+
+class ChargerInstruction(models.Model):
+    """An instruction for a charger, queued for the gateway adapter (or simulator) to take."""
+
+    evse = models.ForeignKey("locations.EVSE", on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=32, choices=ChargerAction.choices)
+    payload = models.JSONField(default=dict, blank=True)
+    command = models.ForeignKey(
+        Command, null=True, blank=True, on_delete=models.SET_NULL, related_name="instructions"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    taken_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    objects: ClassVar[models.Manager[ChargerInstruction]]
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} for {self.evse}"
+
+
+class ActiveChargingProfile(models.Model):
+    """The charging profile an eMSP set for a session, as the charger accepted it."""
+
+    session = models.OneToOneField(
+        Session, on_delete=models.CASCADE, related_name="active_charging_profile"
+    )
+    start_date_time = models.DateTimeField()
+    charging_profile = models.JSONField(help_text="OCPI ChargingProfile as set.")
+
+    def __str__(self) -> str:
+        return f"profile of {self.session}"

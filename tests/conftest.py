@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from django.core.cache import cache
+from django.test import override_settings
 
 from roaming.choices import Role
 from roaming.models import Party
 from roaming.services import parties_sync_ours
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _plain_http_test_client() -> Iterator[None]:
+    """The test client speaks plain HTTP; without DEBUG, production redirects that to HTTPS."""
+    with override_settings(SECURE_SSL_REDIRECT=False):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Rate-limit counters in the cache must not carry over from one test to the next."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

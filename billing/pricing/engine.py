@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, Decimal, localcontext
@@ -28,6 +29,7 @@ from billing.pricing.model import (
     TaxIncluded,
     as_timedelta,
     exact_seconds,
+    slot_builder,
 )
 from billing.pricing.rounding import (
     CALCULATION_CONTEXT,
@@ -43,6 +45,9 @@ _WH_PER_KWH = Decimal(1000)
 _STEP_PRECISION = Decimal("1e-12")
 _MINUTES_PER_DAY = 1440
 _ONE_DAY = timedelta(days=1)
+_US_PER_SECOND = 1_000_000
+_US_PER_MINUTE = 60 * _US_PER_SECOND
+_US_PER_DAY = 86_400 * _US_PER_SECOND
 
 _FLAT = DimensionType.FLAT
 _ENERGY = DimensionType.ENERGY
@@ -50,6 +55,15 @@ _TIME = DimensionType.TIME
 _PARKING = DimensionType.PARKING_TIME
 _CHARGING = PeriodKind.CHARGING
 _RESERVATION = PeriodKind.RESERVATION
+_PARKING_PERIOD = PeriodKind.PARKING
+_ONE = Decimal(1)
+_NO_HOURS = round_hours(ZERO / _HOUR)
+
+# Result objects are built per piece and per component of every CDR; these builders skip the
+# frozen dataclass __init__ (see `slot_builder`) and take the same arguments.
+_priced_period = slot_builder(PricedPeriod)
+_component_charge = slot_builder(ComponentCharge)
+_pricing_result = slot_builder(PricingResult)
 _WEEKDAYS = list(DayOfWeek)  # in datetime.weekday() order
 
 
@@ -66,9 +80,9 @@ def price_session(
     """
     plan = _plan_for(tariff)
     zone = _zone(time_zone)
-    _check_periods(periods)
+    session_start, reservation_start = _checked_starts(periods)
     with localcontext(CALCULATION_CONTEXT):
-        return _Pricer(tariff, plan, zone).run(periods)
+        return _Pricer(tariff, plan, zone).run(periods, session_start, reservation_start)
 
 
 # --- compiled tariff -----------------------------------------------------------------------------
@@ -93,8 +107,6 @@ class _Rule:
     """The restrictions of one element in a form that is quick to test against a moment."""
 
     __slots__ = (
-        "checks_current",
-        "checks_power",
         "days",
         "end_date",
         "end_minute",
@@ -108,6 +120,7 @@ class _Rule:
         "min_power",
         "start_date",
         "start_minute",
+        "tests",
     )
 
     def __init__(self, r: Restrictions) -> None:
@@ -118,30 +131,61 @@ class _Rule:
         self.min_kwh, self.max_kwh = r.min_kwh, r.max_kwh
         self.min_current, self.max_current = r.min_current, r.max_current
         self.min_power, self.max_power = r.min_power, r.max_power
-        self.checks_current = r.min_current is not None or r.max_current is not None
-        self.checks_power = r.min_power is not None or r.max_power is not None
         self.min_duration = None if r.min_duration is None else Decimal(r.min_duration)
         self.max_duration = None if r.max_duration is None else Decimal(r.max_duration)
+        self.tests = self._compile_tests()
 
     def matches(self, m: _Moment) -> bool:
-        if self.days is not None and m.weekday not in self.days:
-            return False
-        if self.start_minute is not None and not _in_window(
-            m.minute, self.start_minute, self.end_minute or _MINUTES_PER_DAY
-        ):
-            return False
-        if self.start_date is not None and m.date < self.start_date:
-            return False
-        if self.end_date is not None and m.date >= self.end_date:
-            return False
-        if not _within(m.kwh, self.min_kwh, self.max_kwh):
-            return False
-        if not _within(m.elapsed, self.min_duration, self.max_duration):
-            return False
-        # An unknown current or power (while charging) cannot satisfy a bound on it.
-        if self.checks_current and not _known_within(m.current, self.min_current, self.max_current):
-            return False
-        return not self.checks_power or _known_within(m.power, self.min_power, self.max_power)
+        # A plain loop: all() over a generator costs more than the usual one or two tests.
+        for test in self.tests:  # noqa: SIM110
+            if not test(m):
+                return False
+        return True
+
+    def _compile_tests(self) -> tuple[_Test, ...]:
+        """One predicate per condition the element sets, so a moment is tested for nothing else.
+
+        Elements usually set one or two restrictions, and this runs for every piece of every
+        session, so unset conditions must cost nothing.
+        """
+        tests: list[_Test | None] = []
+        days = self.days
+        if days is not None:
+            tests.append(lambda m: m.weekday in days)
+        start, end = self.start_minute, self.end_minute
+        if start is not None and end is not None:
+            if start < end:
+                tests.append(lambda m: start <= m.minute < end)
+            else:  # wraps past midnight
+                tests.append(lambda m: m.minute >= start or m.minute < end)
+        first_day, after_last_day = self.start_date, self.end_date
+        if first_day is not None:
+            tests.append(lambda m: m.date >= first_day)
+        if after_last_day is not None:
+            tests.append(lambda m: m.date < after_last_day)
+        tests.append(_range_test("kwh", self.min_kwh, self.max_kwh))
+        tests.append(_range_test("elapsed", self.min_duration, self.max_duration))
+        tests.append(_range_test("current", self.min_current, self.max_current))
+        tests.append(_range_test("power", self.min_power, self.max_power))
+        return tuple(test for test in tests if test is not None)
+
+
+_Test = Callable[[_Moment], bool]
+
+
+def _range_test(field: str, low: Decimal | None, high: Decimal | None) -> _Test | None:
+    """Test that the moment's `field` is in [low, high); None when neither bound is set.
+
+    A value that is unknown (None: current or power while charging) fails any bound on it.
+    """
+    read = operator.attrgetter(field)
+    if low is not None and high is not None:
+        return lambda m: (value := read(m)) is not None and low <= value < high
+    if low is not None:
+        return lambda m: (value := read(m)) is not None and value >= low
+    if high is not None:
+        return lambda m: (value := read(m)) is not None and value < high
+    return None
 
 
 def _window(r: Restrictions) -> tuple[int | None, int | None]:
@@ -156,20 +200,6 @@ def _window(r: Restrictions) -> tuple[int | None, int | None]:
     return start, end
 
 
-def _in_window(minute: int, start: int, end: int) -> bool:
-    if start < end:
-        return start <= minute < end
-    return minute >= start or minute < end  # wraps past midnight
-
-
-def _within(value: Decimal, low: Decimal | None, high: Decimal | None) -> bool:
-    return (low is None or value >= low) and (high is None or value < high)
-
-
-def _known_within(value: Decimal | None, low: Decimal | None, high: Decimal | None) -> bool:
-    return value is not None and _within(value, low, high)
-
-
 @dataclass(frozen=True, slots=True)
 class _Slot:
     """One usable price component, numbered so volumes can be kept in a flat dict."""
@@ -180,6 +210,7 @@ class _Slot:
     component: PriceComponent
     rule: _Rule | None
     category: CostCategory
+    step: Decimal | None  # step_size in the unit volumes are kept in (kWh, s); None: no steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,17 +222,13 @@ class _Plan:
     reservation: dict[DimensionType, tuple[_Slot, ...]]
     expired: dict[DimensionType, tuple[_Slot, ...]]
     day_marks: tuple[timedelta, ...]  # local times of day at which a restriction flips
+    day_marks_us: tuple[int, ...]  # the same in microseconds since midnight
     duration_marks: tuple[Decimal, ...]  # seconds into the session
     kwh_marks: tuple[Decimal, ...]
     restricted: bool  # whether any reachable element has restrictions (else no moment needed)
-
-    @property
-    def uses_local_time(self) -> bool:
-        return bool(self.day_marks)
-
-    @property
-    def splits(self) -> bool:
-        return bool(self.day_marks or self.duration_marks or self.kwh_marks)
+    # Derived flags, stored rather than computed because they are read for every period.
+    uses_local_time: bool  # some reachable rule looks at the local clock or calendar
+    splits: bool  # some reachable rule can flip inside a period
 
 
 _PLANS: dict[int, tuple[Tariff, _Plan]] = {}
@@ -234,7 +261,15 @@ def _compile(tariff: Tariff) -> _Plan:
                 continue  # an element prices each dimension with its first component only
             seen.add(component.type)
             category = _category(component.type, reservation is not None)
-            slot = _Slot(len(slots), element_index, component_index, component, rule, category)
+            slot = _Slot(
+                len(slots),
+                element_index,
+                component_index,
+                component,
+                rule,
+                category,
+                _step(component),
+            )
             slots.append(slot)
             element_slots.append(slot)
         by_element.append((reservation, element_slots))
@@ -265,9 +300,12 @@ def _compile(tariff: Tariff) -> _Plan:
         reservation=for_reservation,
         expired=for_expired,
         day_marks=tuple(timedelta(minutes=m) for m in sorted(minutes)),
+        day_marks_us=tuple(m * _US_PER_MINUTE for m in sorted(minutes)),
         duration_marks=tuple(sorted(durations)),
         kwh_marks=tuple(sorted(kwhs)),
         restricted=bool(rules),
+        uses_local_time=bool(minutes),
+        splits=bool(minutes or durations or kwhs),
     )
 
 
@@ -298,6 +336,15 @@ def _until_unrestricted(slots: list[_Slot], dim: DimensionType) -> tuple[_Slot, 
     return tuple(result)
 
 
+def _step(component: PriceComponent) -> Decimal | None:
+    if component.step_size <= 0:
+        return None
+    # Energy volumes are kept in kWh but steps are in Wh; time volumes and steps are seconds.
+    # Worked out once per tariff, in the context the pricing itself runs in.
+    with localcontext(CALCULATION_CONTEXT):
+        return component.step_size / (_WH_PER_KWH if component.type is _ENERGY else _ONE)
+
+
 def _category(dim: DimensionType, reservation: bool) -> CostCategory:
     if reservation and dim in (_FLAT, _TIME):
         return CostCategory.RESERVATION
@@ -324,16 +371,30 @@ def _zone(name: str) -> ZoneInfo:
         raise SessionInputError("time_zone", f"unknown time zone {name!r}") from exc
 
 
-def _check_periods(periods: Sequence[ChargingPeriodInput]) -> None:
-    previous: datetime | None = None
+def _checked_starts(
+    periods: Sequence[ChargingPeriodInput],
+) -> tuple[datetime | None, datetime | None]:
+    """Check the periods, and return where the session and the reservation start (or None).
+
+    Durations count from those starts. One pass does both: it runs for every CDR.
+    """
+    session_start = reservation_start = previous = None
     for i, period in enumerate(periods):
-        if period.start.utcoffset() is None:
+        start = period.start
+        # Most starts are in UTC; asking any other zone for its offset is what tells aware
+        # from naive (a tzinfo may answer None).
+        if start.tzinfo is not UTC and start.utcoffset() is None:
             raise SessionInputError(f"periods[{i}].start", "must be timezone-aware")
-        if period.seconds < 0:
+        if period.seconds < ZERO:
             raise SessionInputError(f"periods[{i}].seconds", "must not be negative")
-        if previous is not None and period.start < previous:
+        if previous is not None and start < previous:
             raise SessionInputError(f"periods[{i}].start", "is before the previous period")
-        previous = period.start
+        previous = start
+        if period.kind is _RESERVATION:
+            reservation_start = reservation_start or start
+        else:
+            session_start = session_start or start
+    return session_start, reservation_start
 
 
 # --- pricing -------------------------------------------------------------------------------------
@@ -351,21 +412,26 @@ class _Pricer:
         self.last_energy: _Slot | None = None
         self.last_time: _Slot | None = None  # last TIME or PARKING_TIME slot that priced time
         self.last_reservation: _Slot | None = None
-        self.flat_charged = {False: False, True: False}  # keyed by "is reservation"
+        self.flat_charged = [False, False]  # indexed by "is reservation"
         self.out: list[PricedPeriod] = []
 
-    def run(self, periods: Sequence[ChargingPeriodInput]) -> PricingResult:
-        session = [p for p in periods if p.kind is not _RESERVATION]
-        reservation = [p for p in periods if p.kind is _RESERVATION]
-        reservation_slots = self.plan.reservation if session else self.plan.expired
+    def run(
+        self,
+        periods: Sequence[ChargingPeriodInput],
+        session_start: datetime | None,
+        reservation_start: datetime | None,
+    ) -> PricingResult:
+        plan = self.plan
+        reservation_slots = plan.reservation if session_start is not None else plan.expired
         kwh = ZERO
         # Durations count from the start of the reservation or of the session respectively.
         for period in periods:
             if period.kind is _RESERVATION:
-                origin = reservation[0].start
-                self._split(period, origin, ZERO, reservation_slots)
+                assert reservation_start is not None
+                self._split(period, reservation_start, ZERO, reservation_slots)
             else:
-                self._split(period, session[0].start, kwh, self.plan.session)
+                assert session_start is not None
+                self._split(period, session_start, kwh, plan.session)
                 kwh += period.energy
         extra = self._step_size_extras()
         return self._result(periods, extra)
@@ -378,11 +444,15 @@ class _Pricer:
         slots: dict[DimensionType, tuple[_Slot, ...]],
     ) -> None:
         """Cut a period wherever a restriction can flip, then price each piece."""
+        plan = self.plan
         length = period.seconds
         kwh_after = kwh_before + period.energy
-        elapsed = exact_seconds(period.start - origin) if self.plan.duration_marks else ZERO
+        elapsed = exact_seconds(period.start - origin) if plan.duration_marks else ZERO
+        if not plan.splits:  # most tariffs: one piece, nothing to work out
+            self._price_piece(period, period.start, length, kwh_before, kwh_after, elapsed, slots)
+            return
         kwh_at: dict[Decimal, Decimal] = {}
-        cuts = self._cuts(period, elapsed, kwh_before, kwh_at) if self.plan.splits else ()
+        cuts = self._cuts(period, elapsed, kwh_before, kwh_at)
         if not cuts:
             self._price_piece(period, period.start, length, kwh_before, kwh_after, elapsed, slots)
             return
@@ -411,22 +481,19 @@ class _Pricer:
         length = period.seconds
         if length <= 0:
             return []
-        cuts = {mark - elapsed for mark in plan.duration_marks}
+        cuts = {mark - elapsed for mark in plan.duration_marks} if plan.duration_marks else set()
         energy = period.energy
-        if energy:
+        if energy and plan.kwh_marks:
+            low, high = sorted((kwh_before, kwh_before + energy))  # energy may be negative
             for mark in plan.kwh_marks:
-                if (
-                    min(kwh_before, kwh_before + energy)
-                    < mark
-                    < max(kwh_before, kwh_before + energy)
-                ):
+                if low < mark < high:
                     # Energy is taken to flow evenly within a period, so interpolate linearly.
                     offset = (mark - kwh_before) * length / energy
                     kwh_at[offset] = mark
                     cuts.add(offset)
         if plan.day_marks:
-            cuts.update(_local_cuts(self.zone, plan.day_marks, period.start, length))
-        return sorted(c for c in cuts if 0 < c < length)
+            cuts.update(_local_cuts(self.zone, plan, period.start, length))
+        return sorted(c for c in cuts if ZERO < c < length)
 
     def _price_piece(
         self,
@@ -439,58 +506,61 @@ class _Pricer:
         slots: dict[DimensionType, tuple[_Slot, ...]],
     ) -> None:
         moment = self.moment
-        charging = period.kind is _CHARGING
-        if self.plan.restricted:
-            moment.kwh = (kwh_from + kwh_to) / 2  # the middle, so falling energy is judged right
+        plan = self.plan
+        kind = period.kind
+        charging = kind is _CHARGING
+        if plan.restricted:
+            if plan.kwh_marks:  # only then does a rule look at kWh
+                # The middle of the piece, so falling energy is judged right.
+                moment.kwh = (kwh_from + kwh_to) / 2
             moment.elapsed = elapsed
             # Not charging means no current; while charging an unknown value fails restrictions.
             moment.current = period.max_current if charging or period.max_current else ZERO
             moment.power = period.max_power if charging or period.max_power else ZERO
-            if self.plan.uses_local_time:
+            if plan.uses_local_time:
                 local = start.astimezone(self.zone)
                 moment.minute = local.hour * 60 + local.minute
                 moment.date = local.date()
                 moment.weekday = local.weekday()
 
         energy = kwh_to - kwh_from
-        reservation = period.kind is _RESERVATION
-        energy_slot = None
-        if energy and not reservation:
+        reservation = kind is _RESERVATION
+        volumes = self.volumes
+        energy_slot = time_slot = flat_slot = None
+        # Empty candidate lists are common (a time-only tariff has no ENERGY slot): skip them.
+        if energy and not reservation and slots[_ENERGY]:
             energy_slot = _pick(slots[_ENERGY], moment)
             if energy_slot is not None:
-                self._add(energy_slot, energy)
+                volumes[energy_slot.index] = volumes.get(energy_slot.index, ZERO) + energy
                 self.last_energy = energy_slot
-        time_slot = None
-        if seconds:
-            time_slot = _pick(slots[_TIME if charging or reservation else _PARKING], moment)
+        time_candidates = slots[_TIME if charging or reservation else _PARKING]
+        if seconds and time_candidates:
+            time_slot = _pick(time_candidates, moment)
             if time_slot is not None:
-                self._add(time_slot, seconds)
+                volumes[time_slot.index] = volumes.get(time_slot.index, ZERO) + seconds
                 if reservation:
                     self.last_reservation = time_slot
                 else:
                     self.last_time = time_slot
-        flat_slot = None
-        if not self.flat_charged[reservation]:
+        if not self.flat_charged[reservation] and slots[_FLAT]:
             flat_slot = _pick(slots[_FLAT], moment)
             if flat_slot is not None:
-                self._add(flat_slot, Decimal(1))
+                volumes[flat_slot.index] = volumes.get(flat_slot.index, ZERO) + _ONE
                 self.flat_charged[reservation] = True
+        # Positional arguments: this runs for every piece, and keywords cost more.
         self.out.append(
-            PricedPeriod(
-                start=start,
-                kind=period.kind,
-                seconds=seconds,
-                energy=energy,
-                max_current=period.max_current,
-                max_power=period.max_power,
-                energy_element=None if energy_slot is None else energy_slot.element_index,
-                time_element=None if time_slot is None else time_slot.element_index,
-                flat_element=None if flat_slot is None else flat_slot.element_index,
+            _priced_period(
+                start,
+                kind,
+                seconds,
+                energy,
+                period.max_current,
+                period.max_power,
+                None if energy_slot is None else energy_slot.element_index,
+                None if time_slot is None else time_slot.element_index,
+                None if flat_slot is None else flat_slot.element_index,
             )
         )
-
-    def _add(self, slot: _Slot, volume: Decimal) -> None:
-        self.volumes[slot.index] = self.volumes.get(slot.index, ZERO) + volume
 
     def _step_size_extras(self) -> dict[int, Decimal]:
         """Volume to add to the last used slot of each step group (energy, time, reservation).
@@ -499,30 +569,23 @@ class _Pricer:
         dimension (TIME or PARKING_TIME) of the last priced time, so only that one is rounded.
         """
         extras: dict[int, Decimal] = {}
-        groups = (
-            (self.last_energy, _WH_PER_KWH),
-            (self.last_time, Decimal(1)),
-            (self.last_reservation, Decimal(1)),
-        )
-        for last, units_per_step in groups:
-            if last is None or last.component.step_size <= 0:
+        slots = self.plan.slots
+        for last in (self.last_energy, self.last_time, self.last_reservation):
+            if last is None or last.step is None:
                 continue
-            total = sum(
-                (
-                    volume
-                    for index, volume in self.volumes.items()
-                    if self.plan.slots[index].category is last.category
-                    and self.plan.slots[index].component.type is last.component.type
-                ),
-                ZERO,
-            )
-            if total <= 0:
+            category, dim = last.category, last.component.type
+            total = ZERO
+            for index, volume in self.volumes.items():
+                slot = slots[index]
+                if slot.category is category and slot.component.type is dim:
+                    total += volume
+            if total <= ZERO:
                 continue
-            step = last.component.step_size / units_per_step
+            step = last.step
             # Interpolated volumes can carry division noise in their last digits; it must not
             # buy a whole extra step, so the step count is settled at 12 decimals first.
             steps = (total / step).quantize(_STEP_PRECISION)
-            billed = steps.to_integral_value(rounding=ROUND_CEILING) * step
+            billed = steps.to_integral_value(ROUND_CEILING) * step  # positional: faster
             if billed != total:
                 extras[last.index] = billed - total
         return extras
@@ -530,43 +593,45 @@ class _Pricer:
     def _result(
         self, periods: Sequence[ChargingPeriodInput], extras: dict[int, Decimal]
     ) -> PricingResult:
-        currency = self.tariff.currency
+        tariff = self.tariff
+        currency = tariff.currency
+        tax_included = tariff.tax_included
+        taxed = tax_included is not TaxIncluded.NOT_APPLICABLE
+        slots = self.plan.slots
         sums: dict[CostCategory, _Sum] = {}
-        taxed = self.tariff.tax_included is not TaxIncluded.NOT_APPLICABLE
         charges = []
         for index in sorted(self.volumes):
-            slot = self.plan.slots[index]
-            charge = _charge(slot, self.volumes[index], extras.get(index, ZERO), self.tariff)
-            rate = slot.component.vat if taxed else None
+            slot = slots[index]
+            charge = _charge(slot, self.volumes[index], extras.get(index, ZERO), tax_included)
             part = sums.get(slot.category)
             if part is None:
                 part = sums[slot.category] = _Sum()
-            part.add(charge.amount_excl_tax, charge.amount_incl_tax, rate)
+            part.add(charge.amount_excl_tax, charge.amount_incl_tax, charge.vat if taxed else None)
             charges.append(charge)
         total = _Sum()
         for part in sums.values():
             total.merge(part)
-        low, high = total.clamp(self.tariff)
-
-        def money(category: CostCategory) -> Money:
-            part = sums.get(category)
-            return zero_money(currency) if part is None else part.money(currency)
-
-        session_seconds = sum((p.seconds for p in periods if p.kind is not _RESERVATION), ZERO)
-        parking_seconds = sum((p.seconds for p in periods if p.kind is PeriodKind.PARKING), ZERO)
-        reservation_seconds = sum((p.seconds for p in periods if p.kind is _RESERVATION), ZERO)
-        return PricingResult(
+        low, high = total.clamp(tariff)
+        costs = {category: part.money(currency) for category, part in sums.items()}
+        if len(costs) == 1 and not (low or high):
+            # The total is then the one sub-total's exact sums, so it rounds to the same Money.
+            (total_cost,) = costs.values()
+        else:
+            total_cost = total.money(currency)
+        zero = zero_money(currency)
+        energy, session_seconds, parking_seconds, reservation_seconds = _totals(periods)
+        return _pricing_result(
             currency=currency,
-            total_cost=total.money(currency),
-            total_fixed_cost=money(CostCategory.FIXED),
-            total_energy_cost=money(CostCategory.ENERGY),
-            total_time_cost=money(CostCategory.TIME),
-            total_parking_cost=money(CostCategory.PARKING),
-            total_reservation_cost=money(CostCategory.RESERVATION),
-            total_energy=round_energy(sum((p.energy for p in periods), ZERO)),
-            total_time=round_hours(session_seconds / _HOUR),
-            total_parking_time=round_hours(parking_seconds / _HOUR),
-            total_reservation_time=round_hours(reservation_seconds / _HOUR),
+            total_cost=total_cost,
+            total_fixed_cost=costs.get(CostCategory.FIXED, zero),
+            total_energy_cost=costs.get(CostCategory.ENERGY, zero),
+            total_time_cost=costs.get(CostCategory.TIME, zero),
+            total_parking_cost=costs.get(CostCategory.PARKING, zero),
+            total_reservation_cost=costs.get(CostCategory.RESERVATION, zero),
+            total_energy=round_energy(energy),
+            total_time=_hours(session_seconds),
+            total_parking_time=_hours(parking_seconds),
+            total_reservation_time=_hours(reservation_seconds),
             periods=tuple(self.out),
             components=tuple(charges),
             min_price_applied=low,
@@ -574,7 +639,30 @@ class _Pricer:
         )
 
 
-def _charge(slot: _Slot, volume: Decimal, extra: Decimal, tariff: Tariff) -> ComponentCharge:
+def _totals(periods: Sequence[ChargingPeriodInput]) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """Energy, session (charging + parking), parking and reservation seconds, in one pass."""
+    energy = session = parking = reservation = ZERO
+    for period in periods:
+        energy += period.energy
+        kind = period.kind
+        if kind is _RESERVATION:
+            reservation += period.seconds
+        else:
+            session += period.seconds
+            if kind is _PARKING_PERIOD:
+                parking += period.seconds
+    return energy, session, parking, reservation
+
+
+def _hours(seconds: Decimal) -> Decimal:
+    # `_totals` returns ZERO itself when no period added to a total (no parking, no
+    # reservation: most sessions), and its rounded hours are then known.
+    return _NO_HOURS if seconds is ZERO else round_hours(seconds / _HOUR)
+
+
+def _charge(
+    slot: _Slot, volume: Decimal, extra: Decimal, tax_included: TaxIncluded
+) -> ComponentCharge:
     component = slot.component
     billed = volume + extra
     if component.type is _FLAT:
@@ -584,18 +672,20 @@ def _charge(slot: _Slot, volume: Decimal, extra: Decimal, tariff: Tariff) -> Com
     else:  # seconds, priced per hour
         base = component.price * billed / _HOUR
         volume, billed = volume / _HOUR, billed / _HOUR
-    excl, incl = _with_tax(base, component.vat, tariff.tax_included)
-    return ComponentCharge(
-        element_index=slot.element_index,
-        component_index=slot.component_index,
-        type=component.type,
-        category=slot.category,
-        volume=volume,
-        billed_volume=billed,
-        price=component.price,
-        vat=component.vat,
-        amount_excl_tax=excl,
-        amount_incl_tax=incl,
+    excl, incl = _with_tax(base, component.vat, tax_included)
+    # Positional, in field order: element, component, type, category, volume, billed_volume,
+    # price, vat, amount_excl_tax, amount_incl_tax.
+    return _component_charge(
+        slot.element_index,
+        slot.component_index,
+        component.type,
+        slot.category,
+        volume,
+        billed,
+        component.price,
+        component.vat,
+        excl,
+        incl,
     )
 
 
@@ -673,40 +763,42 @@ class _Sum:
 # --- local time ----------------------------------------------------------------------------------
 
 
-def _local_cuts(
-    zone: ZoneInfo, day_marks: tuple[timedelta, ...], start: datetime, length: Decimal
-) -> list[Decimal]:
+def _local_cuts(zone: ZoneInfo, plan: _Plan, start: datetime, length: Decimal) -> list[Decimal]:
     """Offsets (seconds from `start`) where the local wall clock reaches a mark or jumps (DST)."""
     start = start.astimezone(UTC)
-    end = start + as_timedelta(length)
+    length_us = int(length.scaleb(6))  # truncated to the microsecond, as `as_timedelta` does
+    end = start + timedelta(microseconds=length_us)
     local_start = start.astimezone(zone)
     local_end = end.astimezone(zone)
-    if local_start.utcoffset() == local_end.utcoffset() and end - start <= _ONE_DAY:
+    if local_start.utcoffset() == local_end.utcoffset() and length_us <= _US_PER_DAY:
         # No clock change inside (zones never change twice a day): wall time runs with UTC.
-        return _wall_cuts(
-            day_marks, local_start.replace(tzinfo=None), local_end.replace(tzinfo=None)
-        )
+        return _wall_cuts(plan.day_marks_us, local_start, length_us)
     start_naive = start.replace(tzinfo=None)
     cuts = [exact_seconds(change - start) for change in _offset_changes(zone, start, end)]
     day = local_start.date()
     while day <= local_end.date():
-        for mark in day_marks:
+        for mark in plan.day_marks:
             wall = datetime.combine(day, time()) + mark
             cuts.extend(exact_seconds(instant - start_naive) for instant in _instants(zone, wall))
         day += _ONE_DAY
     return cuts
 
 
-def _wall_cuts(day_marks: tuple[timedelta, ...], start: datetime, end: datetime) -> list[Decimal]:
-    """Offsets of the marks strictly between two naive local times of one UTC offset."""
+def _wall_cuts(marks_us: tuple[int, ...], local_start: datetime, length_us: int) -> list[Decimal]:
+    """Offsets of the marks inside a stretch of one UTC offset, worked out in microseconds.
+
+    Integer arithmetic instead of naive datetimes: this runs for most periods of any tariff
+    with a time window. Offsets have six decimals, as `exact_seconds` writes them.
+    """
+    clock = local_start.hour * 3600 + local_start.minute * 60 + local_start.second
+    midnight = -(clock * _US_PER_SECOND + local_start.microsecond)  # offset of the day's start
     cuts = []
-    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    while midnight < end:
-        for mark in day_marks:
-            wall = midnight + mark
-            if start < wall < end:
-                cuts.append(exact_seconds(wall - start))
-        midnight += _ONE_DAY
+    while midnight < length_us:
+        for mark in marks_us:
+            offset = midnight + mark
+            if 0 < offset < length_us:
+                cuts.append(Decimal(offset).scaleb(-6))
+        midnight += _US_PER_DAY
     return cuts
 
 

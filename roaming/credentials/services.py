@@ -28,6 +28,7 @@ from roaming.credentials.serializers import (
 )
 from roaming.crypto import token_generate, token_hash
 from roaming.models import Partner, PartnerEndpoint, PartnerState, Party
+from roaming.modules.hubclientinfo.services import client_info_parties
 from roaming.transport.errors import validation_message
 from roaming.transport.status import OcpiStatus
 
@@ -254,7 +255,10 @@ def _store(
         locked.registered_at = timezone.now()
     locked.save()
     _replace_endpoints(locked, discovery.endpoints)
-    locked.parties.set(_parties_for(offered.roles))
+    # A hub's credentials list only itself: the parties it introduced through HubClientInfo stay
+    # spoken for when it updates them (a new registration starts afresh).
+    introduced = client_info_parties(locked) if registered else []
+    locked.parties.set([*_parties_for(offered.roles), *introduced])
 
 
 def _replace_endpoints(partner: Partner, endpoints: tuple[Endpoint, ...]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -32,3 +33,29 @@ def dumps(value: Any) -> str:
     return json.dumps(
         value, cls=OcpiJSONEncoder, ensure_ascii=False, allow_nan=False, separators=(",", ":")
     )
+
+
+def render_bytes(value: Any) -> bytes:
+    """`value` as the envelope renderer writes it (the same encoder, separators and escapes)."""
+    text = dumps(value)
+    # As DRF's JSONRenderer: these two are valid JSON but end a line in JavaScript.
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
+
+
+class RenderedList:
+    """A JSON array whose items are already rendered (``render_bytes``), spliced in verbatim.
+
+    For list endpoints that keep their items' JSON (see roaming.modules.locations.cache): the
+    envelope renderer writes the array without decoding or re-encoding the items.
+    """
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Sequence[bytes]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def render(self) -> bytes:
+        return b"[" + b",".join(self.items) + b"]"

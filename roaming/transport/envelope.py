@@ -13,7 +13,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from roaming.transport.encoding import OcpiJSONEncoder, dumps
+from roaming.transport.encoding import OcpiJSONEncoder, RenderedList, dumps
 from roaming.transport.status import OcpiStatus
 
 JSON_CONTENT_TYPE = "application/json"
@@ -58,6 +58,20 @@ class OcpiJSONRenderer(JSONRenderer):
     encoder_class = OcpiJSONEncoder
     media_type = JSON_CONTENT_TYPE
     charset = None  # application/json is UTF-8 by definition
+
+    def render(
+        self,
+        data: Any,
+        accepted_media_type: str | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        if isinstance(data, dict) and isinstance(data.get("data"), RenderedList):
+            # Pre-rendered items: render the rest of the envelope and splice the array in first.
+            rest = {key: value for key, value in data.items() if key != "data"}
+            tail = super().render(rest, accepted_media_type, renderer_context)
+            array = data["data"].render()
+            return b'{"data":' + array + (b"}" if tail == b"{}" else b"," + tail[1:])
+        return super().render(data, accepted_media_type, renderer_context)
 
 
 class OcpiJSONParser(JSONParser):

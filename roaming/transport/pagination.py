@@ -13,12 +13,15 @@ cursor also never skips an object that was updated meanwhile (it moves to the en
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.db import models
 from django.http import QueryDict
 from rest_framework.request import Request
@@ -91,23 +94,33 @@ class Page(Generic[M]):
         if self.next_url:
             self.headers["Link"] = f'<{self.next_url}>; rel="next"'
 
-    def response(self, data: list[Any]) -> Response:
+    def response(self, data: Any) -> Response:
         """The envelope with the serialized items and the pagination headers."""
         return ocpi_response(data, headers=self.headers)
 
 
 def paginate(
-    request: Request, queryset: models.QuerySet[M], *, date_field: str = "last_updated"
+    request: Request,
+    queryset: models.QuerySet[M],
+    *,
+    date_field: str = "last_updated",
+    count_stamp: Callable[[list[M]], str] | None = None,
 ) -> Page[M]:
-    """One page of `queryset` (already narrowed to what the caller may see) per the query."""
+    """One page of `queryset` (already narrowed to what the caller may see) per the query.
+
+    X-Total-Count costs a COUNT over every matching row. A caller may give `count_stamp`: a
+    function of a non-empty page naming the state of the whole set (see ``_total``); the count
+    is then reused while that name does not change.
+    """
     params = PageRequest.from_query(request.query_params)
     if params.date_from is not None:
         queryset = queryset.filter(**{f"{date_field}__gte": params.date_from})
     if params.date_to is not None:
         queryset = queryset.filter(**{f"{date_field}__lt": params.date_to})
-    total = queryset.count()
     window = _window(queryset.order_by(date_field, "pk"), params, date_field)
     rows = list(window[: params.limit + 1])
+    stamp = count_stamp(rows) if count_stamp is not None and rows else None
+    total = _total(queryset, params, stamp)
     items = rows[: params.limit]
     next_url = None
     if len(rows) > params.limit and items:
@@ -116,6 +129,30 @@ def paginate(
         cursor = Cursor(getattr(last, date_field), pk, params.offset + len(items))
         next_url = _next_url(request, params, cursor)
     return Page(items=items, total=total, limit=params.limit, next_url=next_url)
+
+
+# A reused count is at most this old; it bounds what a stamp cannot see (see ``_total``).
+COUNT_REUSE_SECONDS = 10
+
+
+def _total(queryset: models.QuerySet[Any], params: PageRequest, stamp: str | None) -> int:
+    """The number of rows of `queryset`, reused from the cache while `stamp` is unchanged.
+
+    The stamp is the caller's name for the state of the whole set (for locations: the
+    visibility query with its parameters, the newest last_updated and the highest primary
+    key, so that every insert and every change, a change of publication included, names a new
+    state). What no such stamp sees, a row deleted below the highest key, shows in the count
+    after at most COUNT_REUSE_SECONDS.
+    """
+    if stamp is None:
+        return queryset.count()
+    name = f"{stamp}|{params.date_from}|{params.date_to}"
+    key = f"ocpi:count:{hashlib.sha1(name.encode()).hexdigest()}"
+    total = cache.get(key)
+    if total is None:
+        total = queryset.count()
+        cache.set(key, total, timeout=COUNT_REUSE_SECONDS)
+    return int(total)
 
 
 def _window(

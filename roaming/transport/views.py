@@ -6,7 +6,6 @@ from typing import Any, ClassVar
 
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from roaming.choices import OcpiVersion
 from roaming.models import Partner
@@ -19,9 +18,10 @@ from roaming.transport.auth import (
 from roaming.transport.envelope import OcpiContentNegotiation, OcpiJSONParser, OcpiJSONRenderer
 from roaming.transport.errors import NotAuthenticatedError
 from roaming.transport.routing import Routing, routing_resolve
+from roaming.transport.throttle import RateLimitedAPIView
 
 
-class OcpiView(APIView):
+class OcpiView(RateLimitedAPIView):
     """Subclass per module; URL routes pass the OCPI version as the `version` keyword.
 
     Set `token_scope` to VERSIONS or CREDENTIALS for configuration modules; functional modules

@@ -99,6 +99,16 @@ def test_only_the_matching_unpublished_locations_are_revealed(emsp: Party) -> No
     assert set(locations_visible_to(emsp)) == {published, revealed}
 
 
+def test_several_parties_see_what_any_of_them_may_see(emsp: Party, outsider: Party) -> None:
+    TokenFactory.create(owner=emsp, group_id="FLEET-17")
+    TokenFactory.create(owner=outsider, group_id="FLEET-99")
+    for_emsp = _hidden_for({"group_id": "FLEET-17"})
+    for_outsider = _hidden_for({"group_id": "FLEET-99"})
+    _hidden_for({"group_id": "FLEET-00"})
+
+    assert set(locations_visible_to(emsp, outsider)) == {for_emsp, for_outsider}
+
+
 @pytest.mark.parametrize("extra_entries", [0, 5])
 def test_visibility_costs_a_bounded_number_of_queries(
     emsp: Party, django_assert_num_queries: Any, extra_entries: int

@@ -1,8 +1,9 @@
-"""A minimal OCPI platform (an eMSP) on loopback, for credentials tests against a real HTTP server.
+"""A minimal OCPI platform (an eMSP, or a hub) on loopback, for tests against a real HTTP server.
 
 It serves its versions, version details and credentials endpoints with the standard library's
 ThreadingHTTPServer in a background thread, and can act as a client: register with, update at and
-unregister from another platform. It records every request it receives.
+unregister from another platform, read its endpoints, and pull paginated lists by following the
+Link headers. It records every request it receives.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ import base64
 import json
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.error import HTTPError
+from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 OUR_VERSIONS = ("2.1.1", "2.2.1", "2.3.0")
@@ -59,21 +62,61 @@ def auth_header(token: str, *, encoded: bool = True) -> str:
 
 
 def request(
-    method: str, url: str, token: str | None, body: Any = None, *, encoded: bool = True
+    method: str,
+    url: str,
+    token: str | None,
+    body: Any = None,
+    *,
+    encoded: bool = True,
+    headers: Mapping[str, str] | None = None,
 ) -> Answer:
     """One HTTP call with urllib (a client independent of the code under test)."""
-    headers = {"X-Request-ID": secrets.token_hex(8), "X-Correlation-ID": secrets.token_hex(8)}
+    sent = {
+        "X-Request-ID": secrets.token_hex(8),
+        "X-Correlation-ID": secrets.token_hex(8),
+        **(headers or {}),
+    }
     if token is not None:
-        headers["Authorization"] = auth_header(token, encoded=encoded)
+        sent["Authorization"] = auth_header(token, encoded=encoded)
     data = None
     if body is not None:
         data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
+        sent["Content-Type"] = "application/json"
     try:
-        with urlopen(Request(url, data=data, method=method, headers=headers), timeout=10) as resp:
+        with urlopen(Request(url, data=data, method=method, headers=sent), timeout=10) as resp:
             return Answer(resp.status, _json(resp.read()), dict(resp.headers))
     except HTTPError as error:
         return Answer(error.code, _json(error.read()), dict(error.headers))
+
+
+def next_url(answer: Answer) -> str | None:
+    """The URL of the Link rel="next" header, None on the last page."""
+    link = next((v for k, v in answer.headers.items() if k.lower() == "link"), None)
+    if link is None:
+        return None
+    target, _, rel = link.partition(";")
+    if rel.strip() != 'rel="next"':
+        raise AssertionError(f"Unexpected Link header: {link}")
+    return target.strip().removeprefix("<").removesuffix(">")
+
+
+def pull(
+    url: str,
+    token: str,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    encoded: bool = True,
+    max_pages: int = 100,
+) -> list[Answer]:
+    """GET a paginated list: the first page with `params`, then every Link rel="next"."""
+    first = f"{url}?{urlencode(params)}" if params else url
+    pages = [request("GET", first, token, encoded=encoded, headers=headers)]
+    while (following := next_url(pages[-1])) is not None:
+        if len(pages) >= max_pages:
+            raise AssertionError(f"More than {max_pages} pages at {url}")
+        pages.append(request("GET", following, token, encoded=encoded, headers=headers))
+    return pages
 
 
 def _json(raw: bytes) -> Any:
@@ -93,11 +136,13 @@ class Peer:
         country_code: str = "DE",
         party_id: str = "PEE",
         name: str = "Peer eMSP",
+        role: str = "EMSP",
     ) -> None:
         self.versions = versions
         self.country_code = country_code
         self.party_id = party_id
         self.name = name
+        self.role = role  # its credentials role from 2.2 on (2.1.1 has none)
         self.accepted_tokens: set[str] = set()  # tokens the other platform may call us with
         self.registered = False
         self.token_to_call_them: str | None = None  # what we present to the other platform
@@ -127,7 +172,8 @@ class Peer:
         return f"{self.base_url}/versions"
 
     def issue_token_a(self) -> str:
-        token = secrets.token_urlsafe(24)
+        # Hex never starts with "-", which argparse would read as an option.
+        token = secrets.token_hex(24)
         self.accepted_tokens.add(token)
         return token
 
@@ -146,7 +192,7 @@ class Peer:
             "url": self.versions_url,
             "roles": [
                 {
-                    "role": "EMSP",
+                    "role": self.role,
                     "party_id": self.party_id,
                     "country_code": self.country_code,
                     "business_details": details,
@@ -187,6 +233,24 @@ class Peer:
         if answer.status_code == 1000:
             self.token_to_call_them = answer.data["token"]
         return answer
+
+    def endpoints_at(
+        self, versions_url: str, token: str, version: str | None = None
+    ) -> dict[str, str]:
+        """The other platform's endpoints of a version (default: the highest in common), by
+        module identifier; for modules listed in both roles, the RECEIVER one is keyed
+        "<module>:RECEIVER"."""
+        versions = request("GET", versions_url, token).data
+        offered = {item["version"]: item["url"] for item in versions}
+        chosen = version or max(v for v in self.versions if v in offered)
+        details = request("GET", offered[chosen], token).data
+        found: dict[str, str] = {}
+        for endpoint in details["endpoints"]:
+            key = endpoint["identifier"]
+            if endpoint.get("role") == "RECEIVER" and key in found:
+                key = f"{key}:RECEIVER"
+            found[key] = endpoint["url"]
+        return found
 
     def _discover(self, versions_url: str, token: str, version: str | None) -> tuple[str, str]:
         versions = request("GET", versions_url, token).data

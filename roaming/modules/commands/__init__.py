@@ -1,0 +1,1 @@
+"""OCPI commands module, receiver interface: eMSPs ask our chargers to act."""

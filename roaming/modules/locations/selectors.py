@@ -1,0 +1,245 @@
+"""Read-side queries of the locations sender: pages of locations and single objects for the wire.
+
+The list is the hot path (a partner's full sync pulls every location with its EVSEs and
+connectors), so a page is read in a fixed number of plain queries whatever its size:
+
+1. the page itself, as (id, last_updated) only, which the pagination helper seeks or offsets
+   through the (last_updated, id) index;
+2. those locations' columns, with the owner's country code and party id joined;
+3. their EVSEs (REMOVED ones included), 4. those EVSEs' connectors, each in a stable order.
+
+Steps 2-4 read plain values rather than model instances: Django's model construction and its
+prefetch machinery (a queryset clone per related lookup) cost more than the serializers
+themselves. The rows carry the models' attribute names (and ``evses.all()`` /
+``connectors.all()``), which is all the outbound serializer functions read; a test pins the
+list output to the object endpoints, which serialize real model instances.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
+
+from django.db.models import JSONField, Model, Prefetch, QuerySet, Subquery, TextField
+from django.db.models.functions import Cast, Lower
+
+from locations.models import EVSE, Connector, Location
+from roaming.models import Party
+from roaming.modules.locations.cache import LocationStamp
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """What to read of a model for its rows: every column, JSON ones as text."""
+
+    names: tuple[str, ...]  # attribute names, as the model (and so the serializers) uses them
+    selects: tuple[str | Cast, ...]
+    json_positions: tuple[int, ...]
+
+    @classmethod
+    def of(cls, model: type[Model], **joined: str) -> _Columns:
+        """Every concrete column of `model`, plus `joined` (attribute name -> lookup)."""
+        names: list[str] = []
+        selects: list[str | Cast] = []
+        json_positions: list[int] = []
+        for field in model._meta.concrete_fields:
+            if isinstance(field, JSONField):
+                json_positions.append(len(selects))
+                selects.append(Cast(field.attname, output_field=TextField()))
+            else:
+                selects.append(field.attname)
+            names.append(field.attname)
+        for name, lookup in joined.items():
+            names.append(name)
+            selects.append(lookup)
+        return cls(tuple(names), tuple(selects), tuple(json_positions))
+
+    def rows(self, queryset: QuerySet[Any], decode: _JsonDecoder) -> Iterator[tuple[Any, ...]]:
+        """The queryset's rows as values in `names` order, JSON columns decoded."""
+        positions = self.json_positions
+        for values in queryset.values_list(*self.selects):
+            row = list(values)
+            for position in positions:
+                row[position] = decode(row[position])
+            yield tuple(row)
+
+
+class _JsonDecoder:
+    """json.loads with a memory of the texts already seen, for one page.
+
+    Most JSON columns hold one of a few values ([] and null above all, then the same
+    capability, facility and tariff lists over and over), and decoding dominated the cost of a
+    page. Equal texts share one decoded value, which the serializers only read.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, Any] = {}
+
+    def __call__(self, text: str | None) -> Any:
+        if text is None:
+            return None
+        try:
+            return self._seen[text]
+        except KeyError:
+            value = self._seen[text] = json.loads(text)
+            return value
+
+
+# Location.country_code and party_id are properties reading the owner.
+_LOCATION = _Columns.of(Location, country_code="owner__country_code", party_id="owner__party_id")
+_EVSE = _Columns.of(EVSE)
+_CONNECTOR = _Columns.of(Connector)
+
+
+class Loaded(list[T], Generic[T]):
+    """Related rows already read, answering ``.all()`` as a prefetched related manager does."""
+
+    def all(self) -> Loaded[T]:
+        return self
+
+
+class _Row:
+    """One database row as attributes named like the model's."""
+
+    def __init__(self, names: Sequence[str], values: Iterable[Any]) -> None:
+        self.__dict__.update(zip(names, values, strict=True))
+
+
+class LocationRow(_Row):
+    """A Location as the outbound serializers read it."""
+
+    id: int
+    evses: Loaded[EVSERow]
+
+
+class EVSERow(_Row):
+    """An EVSE as the outbound serializers read it."""
+
+    id: int
+    location_id: int
+    connectors: Loaded[_Row]
+
+
+def location_page_ids(queryset: QuerySet[Location]) -> QuerySet[Location]:
+    """What the pagination helper walks: the sort key of each visible location and its stamp.
+
+    Plain named rows (``pk``, ``last_updated``, the owner's codes), not model instances: a page
+    of the sync is mostly cached text (roaming.modules.locations.cache), and building a Location
+    and its owner per row would cost more than the rest of the page. The owner's codes are part
+    of a location's rendered JSON and so of its cache key.
+    """
+    rows = queryset.annotate(
+        # Uncorrelated: evaluated once per query, from the ends of the indexes.
+        newest=Subquery(Location.objects.order_by("-last_updated").values("last_updated")[:1]),
+        highest_pk=Subquery(Location.objects.order_by("-pk").values("pk")[:1]),
+    ).values_list(
+        "pk",
+        "last_updated",
+        "owner__country_code",
+        "owner__party_id",
+        "newest",
+        "highest_pk",
+        named=True,
+    )
+    return cast(QuerySet[Location], rows)
+
+
+def location_count_stamp(visible: QuerySet[Location]) -> Callable[[list[Any]], str]:
+    """The name of the state of the `visible` set, for reusing its count (see ``paginate``).
+
+    The visibility query with its parameters (which unpublished locations this audience may
+    see, which of our identities it addresses), and, from a page row, the newest last_updated
+    and the highest primary key of all locations: any insert, any change of a location, its
+    EVSEs or connectors (publication included) moves one of them.
+    """
+    sql, params = visible.query.sql_with_params()
+    visibility = hashlib.sha1(repr((sql, params)).encode()).hexdigest()
+
+    def stamp(page: list[Any]) -> str:
+        row = page[0]
+        return f"locations:{visibility}:{row.newest.isoformat()}:{row.highest_pk}"
+
+    return stamp
+
+
+def location_stamps(page: Sequence[Any]) -> list[LocationStamp]:
+    """The cache stamps of the rows read by ``location_page_ids``, in page order."""
+    return [
+        LocationStamp(row.pk, row.last_updated, row.owner__country_code, row.owner__party_id)
+        for row in page
+    ]
+
+
+def location_rows(pks: Sequence[int]) -> list[Location]:
+    """These locations with EVSEs and connectors, in the given order, in three queries.
+
+    Typed as Location for the serializer functions, which read nothing else (see above).
+    """
+    if not pks:
+        return []
+    decode = _JsonDecoder()
+    by_pk: dict[int, LocationRow] = {}
+    for values in _LOCATION.rows(Location.objects.filter(pk__in=pks), decode):
+        row = LocationRow(_LOCATION.names, values)
+        row.evses = Loaded()
+        by_pk[row.id] = row
+    evses: dict[int, EVSERow] = {}
+    evse_rows = EVSE.objects.filter(location_id__in=pks).order_by("location_id", "pk")
+    for values in _EVSE.rows(evse_rows, decode):
+        evse = EVSERow(_EVSE.names, values)
+        evse.connectors = Loaded()
+        evses[evse.id] = evse
+        by_pk[evse.location_id].evses.append(evse)
+    # By location, not by EVSE: a third of the parameters for the same rows.
+    connector_rows = Connector.objects.filter(evse__location_id__in=pks).order_by("evse_id", "pk")
+    for values in _CONNECTOR.rows(connector_rows, decode):
+        connector = _Row(_CONNECTOR.names, values)
+        evses[connector.__dict__["evse_id"]].connectors.append(connector)
+    # A location deleted between the two reads is left out rather than failing the page.
+    return [cast(Location, by_pk[pk]) for pk in pks if pk in by_pk]
+
+
+def _connectors() -> QuerySet[Connector]:
+    return Connector.objects.order_by("evse_id", "pk")
+
+
+def _evses() -> QuerySet[EVSE]:
+    return EVSE.objects.order_by("location_id", "pk").prefetch_related(
+        Prefetch("connectors", queryset=_connectors())
+    )
+
+
+def locations_with_evses(queryset: QuerySet[Location]) -> QuerySet[Location]:
+    """`queryset` with owner, EVSEs (REMOVED ones included) and connectors: three queries."""
+    return queryset.select_related("owner").prefetch_related(Prefetch("evses", queryset=_evses()))
+
+
+def location_find(queryset: QuerySet[Location], location_id: str) -> Location | None:
+    """The location of `queryset` with this OCPI id (a CiString), EVSEs and connectors loaded.
+
+    The owner is narrowed to our identities so that the database can use the
+    (owner, lower(id)) unique index instead of scanning every location.
+    """
+    return (
+        locations_with_evses(queryset)
+        .alias(lower_id=Lower("ocpi_id"))
+        .filter(lower_id=location_id.lower(), owner__in=Party.objects.ours())
+        .first()
+    )
+
+
+def evse_find(location: Location, evse_uid: str) -> EVSE | None:
+    """The EVSE of a location (loaded by ``location_find``) with this uid, compared as CiString."""
+    wanted = evse_uid.lower()
+    return next((evse for evse in location.evses.all() if evse.uid.lower() == wanted), None)
+
+
+def connector_find(evse: EVSE, connector_id: str) -> Connector | None:
+    """The connector of an EVSE (loaded by ``location_find``) with this id, compared as CiString."""
+    wanted = connector_id.lower()
+    return next((c for c in evse.connectors.all() if c.ocpi_id.lower() == wanted), None)

@@ -1,0 +1,100 @@
+"""Locations sender: the list of locations a partner may see, and one location, EVSE or connector.
+
+The same URL shapes serve every version (the sender interface has no country code or party id
+in its paths); the version decides the serialization. REMOVED EVSEs stay in the answers, so that
+partners learn that they are gone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from roaming.modules.locations.cache import LocationStamp, rendered_locations
+from roaming.modules.locations.selectors import (
+    connector_find,
+    evse_find,
+    location_count_stamp,
+    location_find,
+    location_page_ids,
+    location_rows,
+    location_stamps,
+)
+from roaming.modules.locations.serializers import (
+    connector_to_ocpi,
+    evse_to_ocpi,
+    location_to_ocpi,
+)
+from roaming.transport.encoding import RenderedList, render_bytes
+from roaming.transport.envelope import ocpi_response
+from roaming.transport.errors import NotFoundError, UnknownLocationError
+from roaming.transport.pagination import paginate
+from roaming.transport.views import OcpiView
+from roaming.visibility import Audience, locations_visible
+
+
+class LocationListView(OcpiView):
+    """GET: the locations this partner may see, paginated on last_updated."""
+
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        audience = Audience.of(self.partner, self.routing)
+        visible = locations_visible(audience)
+        page = paginate(
+            request, location_page_ids(visible), count_stamp=location_count_stamp(visible)
+        )
+        version = self.ocpi_version
+
+        def render(pks: list[int]) -> list[tuple[LocationStamp, bytes]]:
+            return [
+                (
+                    LocationStamp(row.id, row.last_updated, row.country_code, row.party_id),
+                    render_bytes(location_to_ocpi(row, version)),
+                )
+                for row in location_rows(pks)
+            ]
+
+        texts = rendered_locations(location_stamps(page.items), version, render)
+        return page.response(RenderedList(texts))
+
+
+class LocationObjectView(OcpiView):
+    """GET: one location, one of its EVSEs, or one connector of that EVSE."""
+
+    def get(
+        self,
+        request: Request,
+        *,
+        location_id: str,
+        evse_uid: str | None = None,
+        connector_id: str | None = None,
+        **kwargs: Any,
+    ) -> Response:
+        version = self.ocpi_version
+        audience = Audience.of(self.partner, self.routing)
+        # Another party's unpublished location is as unknown as one that does not exist.
+        location = location_find(locations_visible(audience), location_id)
+        if location is None:
+            raise UnknownLocationError(f"Unknown location {location_id}", http_status=404)
+        if evse_uid is None:
+            return ocpi_response(location_to_ocpi(location, version))
+        evse = evse_find(location, evse_uid)
+        if evse is None:
+            raise NotFoundError(f"Unknown EVSE {evse_uid} at location {location.ocpi_id}")
+        if connector_id is None:
+            evse_object = evse_to_ocpi(evse, version)
+            if evse_object is None:
+                raise NotFoundError(
+                    f"EVSE {evse.uid} has no connector that OCPI {version} can describe"
+                )
+            return ocpi_response(evse_object)
+        connector = connector_find(evse, connector_id)
+        if connector is None:
+            raise NotFoundError(f"Unknown connector {connector_id} of EVSE {evse.uid}")
+        connector_object = connector_to_ocpi(connector, version)
+        if connector_object is None:
+            raise NotFoundError(
+                f"Connector {connector.ocpi_id} has a standard OCPI {version} cannot name"
+            )
+        return ocpi_response(connector_object)

@@ -1,0 +1,1 @@
+"""End-to-end charging over loopback: an eMSP peer, our live server, a simulated charger."""
