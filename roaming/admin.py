@@ -15,13 +15,24 @@ from django.db.models import Count, Model, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from roaming.choices import Role
-from roaming.credentials.services import partner_reactivate, partner_suspend
+from roaming.client import OcpiClientError
+from roaming.credentials.handshake import CredentialsError
+from roaming.credentials.serializers import our_versions_url
+from roaming.credentials.services import (
+    RegistrationStateError,
+    partner_invite,
+    partner_reactivate,
+    partner_register,
+    partner_rotate,
+    partner_suspend,
+    partner_unregister,
+)
 from roaming.health import partner_health
 from roaming.models import (
     OUTBOX_OPEN_STATES,
@@ -211,6 +222,27 @@ class ReadOnlyAdminMixin(BaseModelAdmin):
         return False
 
 
+class PartnerInviteForm(forms.Form):
+    """A new partner connection: we hand out our versions URL and a token A."""
+
+    name = forms.CharField(max_length=100)
+    country_code = forms.RegexField(
+        r"^[A-Za-z]{2}$", max_length=2, error_messages={"invalid": "Two letters, e.g. DE."}
+    )
+    party_id = forms.RegexField(
+        r"^[A-Za-z0-9]{3}$", max_length=3, error_messages={"invalid": "Three letters or digits."}
+    )
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.EMSP)
+
+
+class PartnerRegisterForm(forms.Form):
+    """Registering with a partner that gave us its versions URL and a token A."""
+
+    versions_url = forms.URLField(max_length=255, assume_scheme="https")
+    token = forms.CharField(max_length=255, widget=forms.PasswordInput, strip=True)
+    name = forms.CharField(max_length=100, required=False, help_text="For staff; optional.")
+
+
 @admin.register(Partner)
 class PartnerAdmin(admin.ModelAdmin):
     """Partner connections: state and version come from the credentials exchange, not from here."""
@@ -244,8 +276,104 @@ class PartnerAdmin(admin.ModelAdmin):
         "pull_tokens_full",
         "suspend",
         "reactivate",
+        "rotate_credentials",
+        "unregister",
     )
     show_full_result_count = False
+    change_list_template = "admin/roaming/partner/change_list.html"
+
+    def get_urls(self) -> list[Any]:
+        own = [
+            path(
+                "invite/",
+                self.admin_site.admin_view(self.invite_view),
+                name="roaming_partner_invite",
+            ),
+            path(
+                "register/",
+                self.admin_site.admin_view(self.register_view),
+                name="roaming_partner_register",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _connect_page(
+        self, request: HttpRequest, title: str, form: forms.Form, **extra: Any
+    ) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "form": form,
+            **extra,
+        }
+        return TemplateResponse(request, "admin/roaming/partner/connect.html", context)
+
+    def invite_view(self, request: HttpRequest) -> TemplateResponse:
+        """Create an invitation; its token A is shown on this page once and never again."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        form = PartnerInviteForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                partner, token = partner_invite(
+                    name=data["name"],
+                    country_code=data["country_code"].upper(),
+                    party_id=data["party_id"].upper(),
+                    role=Role(data["role"]),
+                )
+            except CredentialsError as error:
+                form.add_error(None, error.message)
+            else:
+                return self._connect_page(
+                    request,
+                    "Partner invited",
+                    form,
+                    partner=partner,
+                    invitation={"versions_url": our_versions_url(), "token": token},
+                )
+        return self._connect_page(request, "Invite a partner", form)
+
+    def register_view(self, request: HttpRequest) -> TemplateResponse:
+        """Register with a partner: we call its versions URL with its token A."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        form = PartnerRegisterForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                partner = partner_register(
+                    versions_url=data["versions_url"], token=data["token"], name=data["name"]
+                )
+            except (CredentialsError, RegistrationStateError, OcpiClientError) as error:
+                form.add_error(None, f"Registration failed: {getattr(error, 'message', error)}")
+            else:
+                self.message_user(request, f"Registered with {partner} on OCPI {partner.version}.")
+                return self._connect_page(request, "Registered", form, partner=partner)
+        return self._connect_page(request, "Register with a partner", form)
+
+    @admin.action(description="Rotate credentials (new tokens both ways)")
+    def rotate_credentials(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
+        for partner in queryset:
+            try:
+                partner_rotate(partner=partner)
+            except (CredentialsError, RegistrationStateError, OcpiClientError) as error:
+                message = getattr(error, "message", str(error))
+                self.message_user(request, f"{partner}: {message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{partner}: credentials rotated.")
+
+    @admin.action(description="Unregister (end the connection)")
+    def unregister(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
+        for partner in queryset:
+            try:
+                acknowledged = partner_unregister(partner=partner)
+            except RegistrationStateError as error:
+                self.message_user(request, f"{partner}: {error}", messages.ERROR)
+                continue
+            note = "" if acknowledged else " (the partner did not acknowledge)"
+            self.message_user(request, f"{partner}: unregistered{note}.")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
         open_rows = (
