@@ -36,6 +36,7 @@ Everything (generators, worker, receivers, Postgres, Redis) shares this machine'
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import platform
@@ -176,8 +177,6 @@ def receivers_main(count: int) -> None:
 
 
 def _b64(text: str) -> str:
-    import base64
-
     return base64.b64encode(text.encode()).decode()
 
 

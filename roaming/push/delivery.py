@@ -270,7 +270,8 @@ def deliver_partner(
     """Deliver the partner's due rows until none are left, the partner fails, or time is up.
 
     Returns what happened; ``busy`` when another worker holds the partner's lease (it delivers
-    these rows too), ``more`` when rows are left for the next task.
+    these rows too), ``more`` when rows are left for the next task. Run it outside any
+    transaction (as the Celery task does): a CDR's attempt must be committed before its POST.
     """
     worker = worker or worker_id()
     report = DeliveryReport()

@@ -11,6 +11,7 @@ answering). Its tokens sender pages through ``tokens`` with Link headers.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -254,8 +255,6 @@ class ReceiverPeer:
 
 
 def _b64(text: str) -> str:
-    import base64
-
     return base64.b64encode(text.encode()).decode()
 
 

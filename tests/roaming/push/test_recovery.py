@@ -318,3 +318,17 @@ def test_a_change_committed_as_the_worker_lets_go_is_still_delivered(
     deliver(receiver)
 
     assert paths(peer.received()) == [("PUT", "tariffs/NL/OPN/T0"), ("PUT", "tariffs/NL/OPN/LATE")]
+
+
+def test_rows_after_a_failed_cdr_wait_for_the_partner_unclaimed(peer, receiver, emsp) -> None:
+    with transaction.atomic():
+        push_cdr_created(cdr=CDRFactory.create(emsp=emsp))
+    queue_tariffs(1)
+    peer.down()
+
+    deliver(receiver)
+
+    assert list(OutboxRow.objects.order_by("id").values_list("kind", "state", "claimed_by")) == [
+        (OutboxKind.CDR, OutboxState.RETRYING, ""),
+        (OutboxKind.TARIFF, OutboxState.PENDING, ""),
+    ]
