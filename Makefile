@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint format install install-dev migrate bench clean
+.PHONY: run test test-faults lint format install install-dev migrate bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -28,9 +28,15 @@ run: $(RUN_STAMP)
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py dev_bootstrap --port $${PORT:-8000}
 	DEBUG=$${DEBUG:-true} PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.dev start
 
-## The whole test suite; uses Postgres/Redis when DATABASE_URL / CELERY_BROKER_URL are set.
+## The whole test suite but the slow tests; uses Postgres/Redis when DATABASE_URL /
+## CELERY_BROKER_URL are set.
 test: $(DEV_STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS)  # pyproject leaves out the slow tests
+
+## The slow fault tests: Celery workers killed, the broker and PostgreSQL restarted, on private
+## servers of their own (redis-server and PostgreSQL's initdb/pg_ctl must be installed).
+test-faults: $(DEV_STAMP)
+	$(BIN)/pytest -m slow tests/faults $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -45,7 +51,7 @@ migrate: $(RUN_STAMP)
 	$(BIN)/python manage.py migrate
 
 ## Every benchmark in bench/ at quick size; `make bench FULL=1` at full size (see BENCHMARKS.md).
-BENCH_SCRIPTS := pull_locations pricing_engine export_cdrs push_fanout authorize
+BENCH_SCRIPTS := pull_locations pricing_engine export_cdrs push_fanout authorize mixed_traffic pull_tokens
 # Scripts whose default size is their full one take these arguments for the quick size.
 BENCH_QUICK_pricing_engine := --quick
 BENCH_QUICK_authorize := --tokens 100000 --decisions 20000
@@ -65,6 +71,11 @@ bench: $(DEV_STAMP)
 	  echo "== $$script $$args"; \
 	  $(BIN)/python $$script $$args; \
 	done
+
+## 30 minutes of simulated chargers and partner traffic against gunicorn, Celery worker and beat
+## (Postgres and Redis as for the benchmarks); `make soak SOAK_ARGS=--quick` for 4 minutes.
+soak: $(DEV_STAMP)
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf var/cpms.sqlite3* var/broker

@@ -239,9 +239,16 @@ def export_child(url: str, file_format: str) -> dict[str, Any]:
     import resource
 
     _django(url)
+    from django.db import connection
+
     from billing.exports import CdrFilter, export_csv, export_xlsx
 
     cdrs = CdrFilter().queryset()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = int(cursor.fetchone()[0])
+    backend_cpu = pid_cpu_seconds(backend)
+    own_before = resource.getrusage(resource.RUSAGE_SELF)
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / f"cdrs.{file_format}"
         started = time.perf_counter()
@@ -252,15 +259,28 @@ def export_child(url: str, file_format: str) -> dict[str, Any]:
             rows = export_xlsx(cdrs, path)
         seconds = time.perf_counter() - started
         size = path.stat().st_size
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    own = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "format": file_format,
         "rows": rows,
         "seconds": round(seconds, 2),
         "rows_per_s": round(rows / seconds),
-        "peak_mb": round(peak_kb / 1024, 1),
+        "python_cpu_s": round(
+            own.ru_utime + own.ru_stime - own_before.ru_utime - own_before.ru_stime, 2
+        ),
+        "postgres_cpu_s": round(pid_cpu_seconds(backend) - backend_cpu, 2),
+        "peak_mb": round(own.ru_maxrss / 1024, 1),
         "file_mb": round(size / 1_048_576, 1),
     }
+
+
+def pid_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process of this machine (here: our Postgres backend)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def export_measure(url: str, file_format: str) -> dict[str, Any]:
@@ -337,7 +357,10 @@ def main() -> None:
         print(
             f"{file_format.upper():>4}: {result['rows']:,} rows in {result['seconds']} s = "
             f"{result['rows_per_s']:,} rows/s (target {target:,.0f}), peak {result['peak_mb']} MB "
-            f"(limit {PEAK_LIMIT_MB:.0f}), file {result['file_mb']} MB  {'OK' if ok else 'MISSED'}"
+            f"(limit {PEAK_LIMIT_MB:.0f}), file {result['file_mb']} MB  {'OK' if ok else 'MISSED'}\n"
+            f"      CPU: Python {result['python_cpu_s']} s, Postgres {result['postgres_cpu_s']} s "
+            f"= {result['rows'] / max(result['python_cpu_s'] + result['postgres_cpu_s'], 0.01):,.0f}"
+            " rows per CPU second"
         )
     info = machine(url)
     print("machine: " + ", ".join(f"{key} {value}" for key, value in info.items()))

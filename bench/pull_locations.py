@@ -11,17 +11,19 @@ postgres://postgres@127.0.0.1:5432/cpms_bench, created and migrated if missing; 
    them with `manage.py generate_network` (or regenerating after dropping the database when it
    holds another number, or when --regenerate is given);
 2. registers a partner eMSP connection with a fresh token;
-3. starts gunicorn (`.venv/bin/gunicorn cpms.wsgi -w 2`, DEBUG off) on a free local port;
+3. starts gunicorn (`.venv/bin/gunicorn cpms.wsgi -w 4`, sync workers, DEBUG off) on a free
+   local port;
 4. pulls the whole list as a partner does, with the largest page, following Link rel="next",
    twice: first with the rendered-JSON cache of the locations emptied (cold: every location is
    rendered and stored), then again (warm: the texts are read back), and prints locations/s,
    pages, total time and the server's CPU time for each;
 5. runs GET ?limit=100 at random offsets from 16 concurrent clients for --duration seconds and
-   prints the latency percentiles;
+   prints the latency percentiles (wrk with a Lua script when installed, `apt-get install wrk`;
+   else 16 httpx threads, which cost the shared CPUs several times more per request);
 6. prints the machine (CPUs, memory, Python, Django, Postgres versions) with the results, and
    with --json also one JSON line for BENCHMARKS.md.
 
-The server's cache is Redis (--cache-url, default redis://127.0.0.1:6379/12, as in production
+The server's cache is Redis (--cache-url, default redis://127.0.0.1:6379/5, as in production
 where every worker shares it); only this benchmark's keys (``*ocpi:location:*``) are deleted
 before the cold pull, nothing else in that Redis database. --cache-url locmem uses a per-worker
 memory cache instead.
@@ -33,14 +35,19 @@ for the same CPUs; figures from a loaded machine are pessimistic.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import multiprocessing
 import os
 import platform
 import random
+import resource
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -50,17 +57,21 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import orjson
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/cpms_bench"
-DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/12"
+DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/5"
 _CACHE_PATTERN = "*ocpi:location:*"
 QUICK_LOCATIONS = 5_000
 FULL_LOCATIONS = 100_000
 EVSES_PER_LOCATION = 3
+# gunicorn: see BENCHMARKS.md (Locations pull) for why.
+DEFAULT_WORKERS = 4
+DEFAULT_THREADS = 1
 SECRET_KEY = "benchmark-only-secret-key-not-for-production"
 OCPI_VERSION = "2.2.1"
 _SUCCESS = b'"status_code":1000'
@@ -180,13 +191,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_start(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
+def server_start(
+    env: dict[str, str], port: int, workers: int, threads: int
+) -> subprocess.Popen[bytes]:
+    # threads > 1: gunicorn's gthread worker (each worker serves that many requests at once).
     process = subprocess.Popen(
         [
             str(GUNICORN),
             "cpms.wsgi",
             "-w",
             str(workers),
+            "--threads",
+            str(threads),
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -285,7 +301,8 @@ class PullResult:
     bytes: int = 0
     server_cpu_seconds: float = 0.0
     database_cpu_seconds: float = 0.0
-    client_cpu_seconds: float = 0.0
+    client_cpu_seconds: float = 0.0  # fetching and parsing
+    parser_cpu_seconds: float = 0.0  # of which parsing, in the second process
 
     @property
     def per_second(self) -> float:
@@ -296,31 +313,55 @@ class PullResult:
         return self.locations / self.server_cpu_seconds if self.server_cpu_seconds else 0.0
 
 
+def page_counts(content: bytes) -> tuple[int, int, int]:
+    """Parse one page as a partner does; its locations, EVSEs and connectors."""
+    body = orjson.loads(content)
+    if body["status_code"] != 1000:
+        raise RuntimeError(f"Unexpected answer: {body['status_code']} {body['status_message']}")
+    page = body["data"]
+    evses = [evse for location in page for evse in location.get("evses", [])]
+    return len(page), len(evses), sum(len(evse["connectors"]) for evse in evses)
+
+
 def full_pull(base: str, headers: dict[str, str]) -> PullResult:
-    """Every location, page after page with the largest page, following Link rel="next"."""
+    """Every location, page after page with the largest page, following Link rel="next".
+
+    As a partner's client would on a machine with more than one CPU, the pages are parsed in a
+    second process while the next one is fetched (the Link header names it), so the client's
+    JSON parsing overlaps the server's work instead of adding to it. The fetching uses one
+    keep-alive connection of the standard library's HTTP client (it reads a body of known length
+    in one call; httpx's pure-Python HTTP/1.1 parser spent more CPU per page than the server).
+    """
     result = PullResult()
     url: str | None = f"{base}/{OCPI_VERSION}/locations/?limit=100000"
+    origin = urlsplit(base)
+    connection = http.client.HTTPConnection(origin.hostname or "127.0.0.1", origin.port, timeout=60)
+    parsed = []
     started = time.monotonic()
-    with httpx.Client(headers=headers, timeout=60) as client:
-        while url:
-            response = client.get(url)
-            response.raise_for_status()
-            body = response.json()
-            if body["status_code"] != 1000:
-                raise SystemExit(
-                    f"Unexpected answer: {body['status_code']} {body['status_message']}"
-                )
-            page = body["data"]
-            result.pages += 1
-            result.locations += len(page)
-            result.evses += sum(len(location.get("evses", [])) for location in page)
-            result.connectors += sum(
-                len(evse["connectors"]) for location in page for evse in location.get("evses", [])
-            )
-            result.bytes += len(response.content)
-            result.page_size = max(result.page_size, int(response.headers["X-Limit"]))
-            url = _next(response.headers.get("Link"))
-    result.seconds = time.monotonic() - started
+    with multiprocessing.get_context("fork").Pool(1) as parser:
+        try:
+            while url:
+                target = urlsplit(url)
+                connection.request("GET", f"{target.path}?{target.query}", headers=headers)
+                response = connection.getresponse()
+                content = response.read()
+                if response.status != 200:
+                    raise SystemExit(f"Unexpected HTTP {response.status}: {content[:300]!r}")
+                parsed.append(parser.apply_async(page_counts, (content,)))
+                result.pages += 1
+                result.bytes += len(content)
+                result.page_size = max(result.page_size, int(response.getheader("X-Limit", "0")))
+                url = _next(response.getheader("Link"))
+        finally:
+            connection.close()
+        for counts in parsed:
+            locations, evses, connectors = counts.get()
+            result.locations += locations
+            result.evses += evses
+            result.connectors += connectors
+        result.seconds = time.monotonic() - started
+        parser.close()
+        parser.join()
     return result
 
 
@@ -329,11 +370,19 @@ def measured_pull(base: str, headers: dict[str, str], server_pid: int, url: str)
     server_before = process_cpu_seconds(server_pid)
     database_before = database_cpu(url)
     client_before = time.process_time()
+    children_before = _children_cpu_seconds()
     result = full_pull(base, headers)
-    result.client_cpu_seconds = time.process_time() - client_before
+    result.parser_cpu_seconds = _children_cpu_seconds() - children_before
+    result.client_cpu_seconds = time.process_time() - client_before + result.parser_cpu_seconds
     result.server_cpu_seconds = process_cpu_seconds(server_pid) - server_before
     result.database_cpu_seconds = database_cpu_since(url, database_before)
     return result
+
+
+def _children_cpu_seconds() -> float:
+    """CPU time of this process's children that ended (the page parser)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return children.ru_utime + children.ru_stime
 
 
 def _next(link: str | None) -> str | None:
@@ -347,9 +396,15 @@ def _next(link: str | None) -> str | None:
 class LoadResult:
     clients: int
     seconds: float
+    client: str = "httpx"
     requests: int = 0
     errors: int = 0
     latencies_ms: list[float] = field(default_factory=list, repr=False)
+    # Percentiles as a client that keeps its own histogram (wrk) reported them.
+    reported_ms: dict[str, float] = field(default_factory=dict)
+    server_cpu_seconds: float = 0.0
+    database_cpu_seconds: float = 0.0
+    client_cpu_seconds: float = 0.0
 
     def percentile(self, share: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -357,28 +412,114 @@ class LoadResult:
             return 0.0
         return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
-    server_cpu_seconds: float = 0.0
-    database_cpu_seconds: float = 0.0
-
-    def summary(self) -> dict[str, float]:
+    def _latencies(self) -> dict[str, float]:
+        if self.reported_ms:
+            return self.reported_ms
         return {
-            "database_cpu_ms_per_request": round(
-                1000 * self.database_cpu_seconds / self.requests, 1
-            )
-            if self.requests
-            else 0.0,
-            "server_cpu_ms_per_request": round(1000 * self.server_cpu_seconds / self.requests, 1)
-            if self.requests
-            else 0.0,
+            "p50_ms": self.percentile(0.50),
+            "p95_ms": self.percentile(0.95),
+            "p99_ms": self.percentile(0.99),
+            "max_ms": max(self.latencies_ms, default=0.0),
+            "mean_ms": statistics.fmean(self.latencies_ms) if self.latencies_ms else 0.0,
+        }
+
+    def _per_request_ms(self, seconds: float) -> float:
+        return round(1000 * seconds / self.requests, 1) if self.requests else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "client": self.client,
+            "database_cpu_ms_per_request": self._per_request_ms(self.database_cpu_seconds),
+            "server_cpu_ms_per_request": self._per_request_ms(self.server_cpu_seconds),
+            "client_cpu_ms_per_request": self._per_request_ms(self.client_cpu_seconds),
             "requests": self.requests,
             "errors": self.errors,
             "requests_per_second": round(self.requests / self.seconds, 1),
-            "p50_ms": round(self.percentile(0.50), 1),
-            "p95_ms": round(self.percentile(0.95), 1),
-            "p99_ms": round(self.percentile(0.99), 1),
-            "max_ms": round(max(self.latencies_ms, default=0.0), 1),
-            "mean_ms": round(statistics.fmean(self.latencies_ms), 1) if self.latencies_ms else 0,
+            **{name: round(value, 1) for name, value in self._latencies().items()},
         }
+
+
+# wrk (https://github.com/wg/wrk): the random offsets, and a check of every answer's envelope.
+_WRK_SCRIPT = """
+local threads = {}
+local counter = 0
+function setup(thread)
+  thread:set("id", counter)
+  table.insert(threads, thread)
+  counter = counter + 1
+end
+function init(args)
+  math.randomseed(tonumber(args[1]) + 7919 * id)
+  total = tonumber(args[2])
+  limit = tonumber(args[3])
+  path = args[4]
+  errors = 0
+end
+function request()
+  local offset = math.random(0, math.max(total - limit, 1) - 1)
+  return wrk.format("GET", path .. "?offset=" .. offset .. "&limit=" .. limit)
+end
+function response(status, headers, body)
+  if status ~= 200 or not string.find(string.sub(body, -200), '"status_code":1000', 1, true) then
+    errors = errors + 1
+  end
+end
+function done(summary, latency, requests)
+  local errors = 0
+  for _, thread in ipairs(threads) do
+    errors = errors + thread:get("errors")
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests": %d, "errors": %d, "socket_errors": %d, "duration_us": %d, '
+    .. '"p50_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}\\n',
+    summary.requests, errors, e.connect + e.read + e.write + e.timeout, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max,
+    latency.mean))
+end
+"""
+
+
+def random_pages_wrk(
+    base: str, headers: dict[str, str], total: int, *, clients: int, seconds: float, limit: int
+) -> LoadResult:
+    """As ``random_pages``, with wrk: a C client that leaves the CPUs to the server."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write(_WRK_SCRIPT)
+        script.flush()
+        command = [
+            "wrk",
+            f"-t{min(2, clients)}",
+            f"-c{clients}",
+            f"-d{seconds:.0f}s",
+            "--timeout",
+            "30s",
+            "-s",
+            script.name,
+            *(part for name, value in headers.items() for part in ("-H", f"{name}: {value}")),
+            f"{base}/{OCPI_VERSION}/locations/",
+            "--",
+            "1",
+            str(total),
+            str(limit),
+            f"/ocpi/{OCPI_VERSION}/locations/",
+        ]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    line = next(line for line in output.splitlines() if line.startswith("RESULT "))
+    figures = json.loads(line.removeprefix("RESULT "))
+    result = LoadResult(clients=clients, seconds=figures["duration_us"] / 1e6, client="wrk")
+    result.requests = figures["requests"]
+    result.errors = figures["errors"] + figures["socket_errors"]
+    result.reported_ms = {
+        name.replace("_us", "_ms"): figures[name] / 1000
+        for name in ("p50_us", "p95_us", "p99_us", "max_us", "mean_us")
+    }
+    result.client_cpu_seconds = (after.ru_utime + after.ru_stime) - (
+        before.ru_utime + before.ru_stime
+    )
+    return result
 
 
 def random_pages(
@@ -413,10 +554,12 @@ def random_pages(
             result.errors += errors
 
     threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(clients)]
+    cpu_before = time.process_time()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    result.client_cpu_seconds = time.process_time() - cpu_before
     return result
 
 
@@ -464,8 +607,22 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of random pages")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
     parser.add_argument("--limit", type=int, default=100, help="page size of the random pages")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn workers")
+    parser.add_argument(
+        "--threads", type=int, default=DEFAULT_THREADS, help="threads per worker (>1: gthread)"
+    )
+    parser.add_argument(
+        "--load-client",
+        choices=("wrk", "httpx"),
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="client of the random pages (default wrk when installed, else httpx threads)",
+    )
     parser.add_argument("--regenerate", action="store_true", help="drop and regenerate the data")
+    parser.add_argument(
+        "--random-only",
+        action="store_true",
+        help="skip both pulls (the random pages then read whatever the cache holds)",
+    )
     parser.add_argument(
         "--cache-url",
         default=DEFAULT_CACHE_URL,
@@ -501,22 +658,28 @@ def main() -> None:
     generation_seconds = network_ensure(url, env, locations, regenerate=args.regenerate)
     token = partner_register(env)
     headers = {"Authorization": f"Token {token}"}
-    server = server_start(env, port, args.workers)
+    server = server_start(env, port, args.workers, args.threads)
     base = f"http://127.0.0.1:{port}/ocpi"
     try:
-        # Warm up both workers (imports, connections, caches) before measuring.
+        # Warm up the workers (imports, connections, caches) before measuring.
         with httpx.Client(headers=headers, timeout=60) as client:
-            for _ in range(4):
-                client.get(f"{base}/{OCPI_VERSION}/locations/?limit=100").raise_for_status()
-        forgotten = cache_forget_locations(cache_url)
-        cold = measured_pull(base, headers, server.pid, url)
-        pull = measured_pull(base, headers, server.pid, url)
+            for _ in range(2 * args.workers):
+                answer = client.get(f"{base}/{OCPI_VERSION}/locations/?limit=100")
+                answer.raise_for_status()
+        visible = int(answer.headers["X-Total-Count"])
+        forgotten = 0
+        cold = pull = None
+        if not args.random_only:
+            forgotten = cache_forget_locations(cache_url)
+            cold = measured_pull(base, headers, server.pid, url)
+            pull = measured_pull(base, headers, server.pid, url)
         cpu_before = process_cpu_seconds(server.pid)
         database_before = database_cpu(url)
-        load = random_pages(
+        load_client = random_pages_wrk if args.load_client == "wrk" else random_pages
+        load = load_client(
             base,
             headers,
-            pull.locations,
+            visible,
             clients=args.clients,
             seconds=args.duration,
             limit=args.limit,
@@ -536,20 +699,22 @@ def main() -> None:
         print(f"Generate: {locations} locations in {generation_seconds:.0f} s")
     print(f"Cache:    {cache_url} ({forgotten} rendered locations deleted before the cold pull)")
     for label, result in (("Cold", cold), ("Warm", pull)):
-        _print_pull(label, result)
+        if result is not None:
+            _print_pull(label, result)
     stats = load.summary()
     print(
         f"Random:   GET limit={args.limit} at random offsets, {args.clients} clients, "
         f"{args.duration:.0f} s: {stats['requests']} requests ({stats['requests_per_second']}/s, "
         f"{stats['errors']} errors), p50 {stats['p50_ms']} ms, p95 {stats['p95_ms']} ms, "
-        f"p99 {stats['p99_ms']} ms, max {stats['max_ms']} ms; server CPU "
+        f"p99 {stats['p99_ms']} ms, max {stats['max_ms']} ms ({stats['client']}); server CPU "
         f"{stats['server_cpu_ms_per_request']} ms per request, Postgres CPU "
-        f"{stats['database_cpu_ms_per_request']} ms per request"
+        f"{stats['database_cpu_ms_per_request']} ms, client CPU "
+        f"{stats['client_cpu_ms_per_request']} ms"
     )
-    if pull.locations != locations:
+    if visible != locations:
         print(
             f"Note:     the database holds {locations} locations; the other "
-            f"{locations - pull.locations} are unpublished and not shown to this partner"
+            f"{locations - visible} are unpublished and not shown to this partner"
         )
     if args.json:
         print(
@@ -559,8 +724,9 @@ def main() -> None:
                     "locations": locations,
                     "machine": host,
                     "cache_url": cache_url,
-                    "pull_cold": _pull_json(cold),
-                    "pull": _pull_json(pull),
+                    "pull_cold": _pull_json(cold) if cold else None,
+                    "pull": _pull_json(pull) if pull else None,
+                    "server": {"workers": args.workers, "threads": args.threads},
                     "random_pages": {"clients": args.clients, "limit": args.limit, **stats},
                     "generation_seconds": round(generation_seconds, 1),
                 }
@@ -575,7 +741,7 @@ def _print_pull(label: str, pull: PullResult) -> None:
         f"{pull.seconds:.1f} s = {pull.per_second:,.0f} locations/s; server CPU "
         f"{pull.server_cpu_seconds:.1f} s = {pull.per_server_cpu_second:,.0f} locations per "
         f"CPU-second; Postgres CPU {pull.database_cpu_seconds:.1f} s; client CPU "
-        f"{pull.client_cpu_seconds:.1f} s"
+        f"{pull.client_cpu_seconds:.1f} s (parsing {pull.parser_cpu_seconds:.1f} s of it)"
     )
 
 

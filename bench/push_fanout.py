@@ -187,6 +187,7 @@ class Receivers:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # a process group of its own: its CPU time is measured
         )
         assert self.process.stdout is not None
         self.ports: list[int] = json.loads(self.process.stdout.readline())
@@ -196,7 +197,7 @@ class Receivers:
         assert self.process.stdout is not None
         self.process.stdin.write("dump\n")
         self.process.stdin.flush()
-        return [tuple(item) for item in json.loads(self.process.stdout.readline())]  # type: ignore[misc]
+        return [tuple(item) for item in json.loads(self.process.stdout.readline())]
 
     def stop(self) -> None:
         self.process.terminate()
@@ -382,6 +383,8 @@ def generate(url: str, broker: str, *, rate: float, seconds: float, parts: int) 
                 str(part),
                 "--generators",
                 str(parts),
+                "--broker",
+                broker,
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -482,6 +485,34 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> None:
         os.killpg(worker.pid, signal.SIGKILL)
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds used so far by the live processes of a process group (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # The command name may hold spaces: the fields after it start past the last ")".
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def cpu_per_delivery(
+    worker_seconds: float, receiver_seconds: float, deliveries: int
+) -> dict[str, Any]:
+    if not deliveries:
+        return {"worker_ms": None, "receivers_ms": None}
+    return {
+        "worker_ms": round(worker_seconds / deliveries * 1000, 3),
+        "receivers_ms": round(receiver_seconds / deliveries * 1000, 3),
+    }
+
+
 def machine(url: str) -> str:
     with psycopg.connect(url) as conn:
         row = conn.execute("SHOW server_version").fetchone()
@@ -527,9 +558,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         worker = start_worker(url, args.broker, args.concurrency)
         receivers.dump()
 
+        # CPU of the worker's processes (the pool shares its process group) and the receivers.
+        def cpu() -> tuple[float, float]:
+            assert worker is not None
+            return group_cpu_seconds(worker.pid), group_cpu_seconds(receivers.process.pid)
+
         # Capacity: a backlog queued in one transaction, drained as fast as the workers can.
+        cpu_before = cpu()
         done = subprocess.run(
-            [str(PYTHON), __file__, "--role", "backlog", "--backlog", str(args.backlog)],
+            [
+                str(PYTHON),
+                __file__,
+                "--role",
+                "backlog",
+                "--backlog",
+                str(args.backlog),
+                "--broker",
+                args.broker,
+            ],
             env=child_env(url, args.broker),
             check=True,
             capture_output=True,
@@ -540,18 +586,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         finished = time.time()
         arrivals = receivers.dump()
         span = finished - queued["committed_at"]
+        cpu_after = cpu()
         result["capacity"] = {
             "backlog_changes": queued["changes"],
             "deliveries": len(arrivals),
             "seconds": round(span, 2),
             "deliveries_per_second": round(len(arrivals) / span, 1),
             "drained": drained is not None,
+            "cpu_per_delivery": cpu_per_delivery(
+                cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1], len(arrivals)
+            ),
         }
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("TRUNCATE roaming_outboxrow")
             conn.execute("UPDATE locations_evse SET status = 'AVAILABLE'")
 
         # Sustained.
+        cpu_before = cpu()
         began = time.time()
         load = generate(
             url, args.broker, rate=args.rate, seconds=args.duration, parts=args.generators
@@ -559,6 +610,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ended = time.time()
         drained = wait_empty(url, DRAIN_TIMEOUT_SECONDS)
         arrivals = receivers.dump()
+        cpu_after = cpu()
         steady = [a for a in arrivals if began + WARM_UP_SECONDS <= a[0] <= ended]
         span = ended - (began + WARM_UP_SECONDS)
         counts = outbox_counts(url)
@@ -570,6 +622,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "deliveries_per_second_steady": round(len(steady) / span, 1) if span > 0 else None,
             "latency_seconds": percentiles([a[0] - a[1] for a in arrivals if a[1]]),
             "drain_after_load_seconds": None if drained is None else round(drained, 2),
+            "cpu_per_delivery": cpu_per_delivery(
+                cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1], len(arrivals)
+            ),
             "outbox": counts,
         }
 

@@ -104,7 +104,7 @@ def applicable_tariff(*, session: Session) -> Tariff | None:
         .filter(Q(end_date_time__isnull=True) | Q(end_date_time__gt=started))
     )
     for tariff_id in ids:
-        tariff = candidates.filter(ocpi_id__iexact=tariff_id).first()
+        tariff = candidates.filter(ocpi_id__ci=tariff_id).first()
         if tariff is not None:
             return tariff
     raise CdrError(
@@ -455,7 +455,7 @@ def cdr_credit(
     if original.credit:
         raise CdrError(f"CDR {original.ocpi_id} is itself a credit CDR and cannot be credited.")
     already = CDR.objects.filter(
-        owner=original.owner, credit=True, credit_reference_id__iexact=original.ocpi_id
+        owner=original.owner, credit=True, credit_reference_id__ci=original.ocpi_id
     ).first()
     if already is not None:
         raise CdrError(f"CDR {original.ocpi_id} was already credited by {already.ocpi_id}.")

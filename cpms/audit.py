@@ -9,6 +9,8 @@ read-only, in the admin under "Auditlog > Log entries".
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 from django.apps import AppConfig, apps
 
 # Bumped on every save and cascaded from children: a diff of it alone says nothing.
@@ -34,6 +36,17 @@ AUDITED: dict[str, list[str]] = {
 
 # Many-to-many fields whose membership changes are logged too.
 AUDITED_M2M: dict[str, set[str]] = {"roaming.Partner": {"parties"}}
+
+
+def not_audited() -> AbstractContextManager[None]:
+    """Leave the changes made inside out of the trail: for what chargers report, not people.
+
+    A charger's status reports would otherwise flood the trail (and cost a read of the old row
+    per save) while saying nothing about who changed what.
+    """
+    from auditlog.context import disable_auditlog
+
+    return disable_auditlog()
 
 
 def audit_register() -> None:

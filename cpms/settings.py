@@ -127,6 +127,9 @@ OCPI_PUSH_RETRY_HORIZON_HOURS = env.float("OCPI_PUSH_RETRY_HORIZON_HOURS", defau
 # Outbox rows a delivery worker claims at once, and days finished rows are kept (CDR rows stay).
 OCPI_PUSH_BATCH_SIZE = env.int("OCPI_PUSH_BATCH_SIZE", default=200)
 OCPI_PUSH_KEEP_DAYS = env.int("OCPI_PUSH_KEEP_DAYS", default=14)
+# Share of successful push calls written to the exchange log (1: all). Failed calls are always
+# written in full; every delivery is kept on its outbox row and in the hourly delivery figures.
+OCPI_PUSH_EXCHANGE_LOG_SAMPLE = env.float("OCPI_PUSH_EXCHANGE_LOG_SAMPLE", default=0.01)
 # Charging: a session's meter updates reach partners at most once per this many seconds; a
 # command the charger has not answered within the timeout gets TIMEOUT; a real-time authorization
 # call to an eMSP waits at most this long before the offline rules apply.

@@ -508,7 +508,7 @@ class NetworkGenerator:
     def _refuse_seed_used(self) -> None:
         first_token = self.contract_id(PARTNERS[0].country_code, PARTNERS[0].party_id, 0)
         if (
-            Location.objects.filter(ocpi_id__iexact=self.location_id(0)).exists()
+            Location.objects.filter(ocpi_id__ci=self.location_id(0)).exists()
             or Token.objects.filter(contract_id=first_token).exists()
         ):
             raise NetworkGeneratorError(

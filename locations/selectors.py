@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from functools import reduce
-from operator import or_
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from django.db.models import Q, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.core.cache import cache
+from django.db.models import BooleanField, F, Func, Max, Q, QuerySet, TextField
+from django.db.models.functions import Cast, Upper
 
 from locations.models import EVSE, Location, LocationQuerySet
 from roaming.models import Party
@@ -49,7 +49,7 @@ _CASE_INSENSITIVE = frozenset({"uid", "group_id"})
 _TOKEN_FIELDS = ("uid", "type", "visual_number", "issuer", "group_id")
 
 
-def _entry_matches(key: tuple[tuple[str, str], ...], token: dict[str, str]) -> bool:
+def _entry_matches(key: tuple[tuple[str, str], ...], token: Mapping[str, Any]) -> bool:
     for name, wanted in key:
         have = token.get(name)
         if have is None:
@@ -62,23 +62,96 @@ def _entry_matches(key: tuple[tuple[str, str], ...], token: dict[str, str]) -> b
     return True
 
 
-def _entry_keys(
-    text: str | None, entries: dict[tuple[tuple[str, str], ...], Q]
-) -> list[tuple[tuple[str, str], ...]]:
-    """The keys of the entries of one publish_allowed_to list that identify tokens.
+EntryKey = tuple[tuple[str, str], ...]
 
-    Adds the token filter of each new one to `entries`.
-    """
+
+def _entry_keys(text: str | None) -> list[EntryKey]:
+    """The keys of the entries of one publish_allowed_to list that identify tokens."""
     allowed = json.loads(text) if text else None
-    keys = []
-    for entry in allowed if isinstance(allowed, list) else []:
-        condition = publish_token_filter(entry)
-        if condition is None:
-            continue
-        key = _entry_key(entry)
-        entries.setdefault(key, condition)
-        keys.append(key)
-    return keys
+    return [
+        _entry_key(entry)
+        for entry in (allowed if isinstance(allowed, list) else [])
+        if publish_token_filter(entry) is not None
+    ]
+
+
+# Bounds what the state cannot see (a last_updated set back by an import, see below).
+_LISTS_TIMEOUT_SECONDS = 10
+
+
+def _publish_lists() -> dict[EntryKey, list[int]]:
+    """The token entries of unpublished locations, each with the locations listing it.
+
+    Every list request asks, so the lists are kept in the cache under the state of the
+    locations: any change of a location (publication and its lists included) moves its
+    last_updated, any insert the highest primary key, and both are read from the ends of their
+    indexes. A location deleted meanwhile stays in the lists, which only ever name locations to
+    show among those that exist; a change that moves neither (a location saved with an older
+    last_updated than the newest) shows after at most _LISTS_TIMEOUT_SECONDS.
+    """
+    ends = Location.objects.aggregate(newest=Max("last_updated"), highest_pk=Max("pk"))
+    newest = ends["newest"].isoformat() if ends["newest"] else ""
+    key = f"locations:publish-lists:{newest}:{ends['highest_pk']}"
+    lists: dict[EntryKey, list[int]] | None = cache.get(key)
+    if lists is None:
+        lists = _read_publish_lists()
+        cache.set(key, lists, timeout=_LISTS_TIMEOUT_SECONDS)
+    return lists
+
+
+def _read_publish_lists() -> dict[EntryKey, list[int]]:
+    # As text: most lists repeat (a fleet's group on many sites), so each distinct list is
+    # decoded once.
+    restricted = Location.objects.filter(publish=False).values_list(
+        "pk", Cast("publish_allowed_to", output_field=TextField())
+    )
+    locations_by_entry: dict[EntryKey, list[int]] = {}
+    keys_of_text: dict[str | None, list[EntryKey]] = {}
+    for pk, text in restricted:
+        keys = keys_of_text.get(text)
+        if keys is None:
+            keys = keys_of_text[text] = _entry_keys(text)
+        for key in keys:
+            locations_by_entry.setdefault(key, []).append(pk)
+    return locations_by_entry
+
+
+def locations_listing(tokens: Iterable[Mapping[str, Any]]) -> set[int]:
+    """Unpublished locations whose publish_allowed_to has an entry matching one of these tokens.
+
+    ``tokens`` map the token fields entries name (uid, type, visual_number, issuer, group_id);
+    they match as in ``locations_visible_to``, so these are the locations the tokens' owner may
+    see because of them. Each token is compared only with the entries naming its uid, visual
+    number or group id, so a page of tokens costs one query.
+    """
+    tokens = list(tokens)
+    if not tokens:
+        return set()
+    return _listing(_publish_lists(), tokens)
+
+
+def _listing(
+    locations_by_entry: dict[EntryKey, list[int]], tokens: Iterable[Mapping[str, Any]]
+) -> set[int]:
+    """The locations of the entries that one of `tokens` matches (see ``locations_listing``)."""
+    if not locations_by_entry:
+        return set()
+    by_identifier: dict[tuple[str, str], list[EntryKey]] = {}
+    for key in locations_by_entry:
+        name, value = next((n, v) for n, v in key if n in _IDENTIFYING_KEYS)
+        by_identifier.setdefault((name, _folded(name, value)), []).append(key)
+    listing: set[int] = set()
+    for token in tokens:
+        for field in _IDENTIFYING_KEYS:
+            given = token.get(field)
+            for key in by_identifier.get((field, _folded(field, given)), ()) if given else ():
+                if _entry_matches(key, token):
+                    listing.update(locations_by_entry[key])
+    return listing
+
+
+def _folded(name: str, value: str) -> str:
+    return value.upper() if name in _CASE_INSENSITIVE else value
 
 
 def locations_visible_to(party: Party, *others: Party) -> LocationQuerySet:
@@ -87,38 +160,76 @@ def locations_visible_to(party: Party, *others: Party) -> LocationQuerySet:
     An unpublished location is shown to a partner eMSP only when one of its tokens (Token rows
     owned by it) matches every set field of one publish_allowed_to entry; several parties (a hub
     speaking for all of them) see what any of them may see. Unpublished locations are few, so
-    their lists are read once (a partial index) and matched in one query against the parties'
-    tokens, which returns only the few tokens that match some entry.
+    their lists are read once (a partial index, then kept while the locations are unchanged) and
+    matched against the few of the parties' tokens that share a value with some entry.
     """
-    # As text: most lists repeat (a fleet's group on many sites), so each distinct list is
-    # decoded, and each distinct entry turned into a filter, once.
-    restricted = Location.objects.filter(publish=False).values_list(
-        "pk", Cast("publish_allowed_to", output_field=TextField())
-    )
-    entries: dict[tuple[tuple[str, str], ...], Q] = {}
-    locations_by_entry: dict[tuple[tuple[str, str], ...], list[int]] = {}
-    keys_of_text: dict[str | None, list[tuple[tuple[str, str], ...]]] = {}
-    for pk, text in restricted:
-        keys = keys_of_text.get(text)
-        if keys is None:
-            keys = keys_of_text[text] = _entry_keys(text, entries)
-        for key in keys:
-            locations_by_entry.setdefault(key, []).append(pk)
-
+    locations_by_entry = _publish_lists()
     visible_pks: set[int] = set()
-    if entries:
+    if locations_by_entry:
         owners = [party.pk, *(other.pk for other in others)]
-        matching_tokens = Token.objects.filter(
-            reduce(or_, entries.values()), owner__in=owners
-        ).values(*_TOKEN_FIELDS)
-        tokens = [dict(token) for token in matching_tokens]
-        for key, pks in locations_by_entry.items():
-            if any(_entry_matches(key, token) for token in tokens):
-                visible_pks.update(pks)
+        visible_pks = _listing(locations_by_entry, _candidate_tokens(locations_by_entry, owners))
 
     if not visible_pks:
         return Location.objects.filter(publish=True)
-    return Location.objects.filter(Q(publish=True) | Q(pk__in=sorted(visible_pks)))
+    return Location.objects.filter(Q(publish=True) | Among(F("pk"), sorted(visible_pks), "bigint"))
+
+
+class Among(Func):
+    """`expression` is one of `values` (non-empty): ``= ANY(array)`` on Postgres.
+
+    One parameter instead of one per value: a fleet's unpublished locations and the token values
+    their lists name can be hundreds, and every list request of its eMSP filters on them; the
+    array goes as its text, which costs nothing to adapt. Other databases get an IN list.
+    """
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, expression: Any, values: Sequence[int | str], array_type: str) -> None:
+        super().__init__(expression)
+        self.values = values
+        self.array_type = array_type
+
+    def as_sql(
+        self, compiler: Any, connection: Any, *args: Any, **kwargs: Any
+    ) -> tuple[str, tuple[Any, ...]]:
+        column, params = compiler.compile(self.get_source_expressions()[0])
+        if connection.vendor == "postgresql":
+            array = "{" + ",".join(_array_item(value) for value in self.values) + "}"
+            return f"{column} = ANY(%s::{self.array_type}[])", (*params, array)
+        placeholders = ", ".join(["%s"] * len(self.values))
+        return f"{column} IN ({placeholders})", (*params, *self.values)
+
+
+def _array_item(value: int | str) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _candidate_tokens(entries: Iterable[EntryKey], owners: list[int]) -> list[dict[str, Any]]:
+    """The owners' tokens sharing an identifying value with some entry: all that can match one.
+
+    Every entry sets a uid, visual number or group id, and a token matching it has that value,
+    so three IN lists find every token that matches some entry (``_entry_matches`` then decides)
+    in a query as cheap to build for a thousand entries as for one.
+    """
+    wanted: dict[str, set[str]] = {name: set() for name in _IDENTIFYING_KEYS}
+    for key in entries:
+        for name, value in key:
+            if name in wanted:
+                wanted[name].add(_folded(name, value))
+    columns = {
+        "uid": Upper("uid"),
+        "visual_number": F("visual_number"),
+        "group_id": Upper("group_id"),
+    }
+    conditions = [
+        Among(columns[name], sorted(values), "text") for name, values in wanted.items() if values
+    ]
+    condition = Q(*conditions, _connector=Q.OR)
+    candidates = Token.objects.filter(condition, owner__in=owners).values(*_TOKEN_FIELDS)
+    return [dict(token) for token in candidates]
 
 
 def evses_for_location(location: Location) -> QuerySet[EVSE]:

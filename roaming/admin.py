@@ -574,8 +574,12 @@ class OutboxRowAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
 
     def has_resend_permission(self, request: HttpRequest) -> bool:
-        """Sending again is operations' job: those who may change partner connections."""
-        return bool(request.user.has_perm("roaming.change_partner"))
+        """Sending again is operations' job: those who may retry and replay outbox rows, or
+        change partner connections altogether."""
+        user = request.user
+        return bool(
+            user.has_perm("roaming.resend_outboxrow") or user.has_perm("roaming.change_partner")
+        )
 
     @admin.action(description="Retry now (dead and retrying rows)", permissions=["resend"])
     def retry_now(self, request: HttpRequest, queryset: QuerySet[OutboxRow]) -> None:

@@ -117,13 +117,16 @@ def call(
     headers: Mapping[str, str] | None = None,
     correlation_id: str | None = None,
     timeout: float | None = None,
+    log_success: bool = True,
 ) -> OcpiResponse:
     """Make one OCPI call and return the envelope of a successful (1xxx) answer.
 
     The token and version default to the partner's; `headers` adds e.g. routing headers. Token
     encoding follows the version: plain for 2.1.1, base64 from 2.2 on (and when unknown).
     `timeout` (seconds) shortens the whole wait for calls someone is waiting on (real-time
-    authorization at a charger).
+    authorization at a charger). `log_success=False` leaves a successful call out of the exchange
+    log, for callers that keep their own record of successes (the push outbox); a failed call is
+    always logged.
     """
     if token is None:
         if partner is None:
@@ -142,14 +145,17 @@ def call(
     if body is not None:
         request_headers["Content-Type"] = "application/json"
     exchange = _Exchange(partner, method.upper(), url, request_headers, body)
+    logged = True
     try:
         response = _send(exchange, params, timeout)
         result = _interpret(url, response, exchange.envelope)
+        logged = log_success
     except OcpiClientError as error:
         exchange.fail(error)
         raise
     finally:
-        exchange.save()
+        if logged:
+            exchange.save()
     return result
 
 

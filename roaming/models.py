@@ -387,6 +387,7 @@ class OutboxRow(models.Model):
     class Meta:
         ordering = ["-id"]
         verbose_name = "outbox row"
+        permissions = [("resend_outboxrow", "Can retry and replay outbox rows")]
         indexes = [
             # Claims, the sweeper and the dashboard read open rows; finished rows leave the index.
             models.Index(

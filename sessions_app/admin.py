@@ -70,6 +70,20 @@ class ChargingPeriodInline(admin.TabularInline):
         return False
 
 
+class SessionCommandInline(admin.TabularInline):
+    """The eMSP commands about a session: the START_SESSION that produced it, stops, profiles."""
+
+    model = Command
+    fields = ("command_type", "state", "result", "created_at", "result_sent_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 @admin.register(Session)
 class SessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Charging sessions at our EVSEs, with their charging periods."""
@@ -104,7 +118,7 @@ class SessionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     ordering = ("-start_date_time", "-id")
     raw_id_fields = ("token", "location", "evse", "connector")
-    inlines = (ChargingPeriodInline,)
+    inlines = (ChargingPeriodInline, SessionCommandInline)
     fieldsets = (
         (
             None,
@@ -155,16 +169,17 @@ class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "location",
         "evse",
         "expiry_date",
+        "session",
         "created_at",
     )
     list_filter = ("status", "emsp")
     search_fields = ("=reservation_id", "=token__uid", "=evse__evse_id", "=location__ocpi_id")
     search_help_text = "Exact reservation id, token UID, EVSE id or location id (any case)."
     date_hierarchy = "created_at"
-    list_select_related = ("emsp", "token", "location", "evse")
+    list_select_related = ("emsp", "token", "location", "evse", "session")
     show_full_result_count = False
     ordering = ("-created_at", "-id")
-    raw_id_fields = ("token", "location", "evse")
+    raw_id_fields = ("token", "location", "evse", "session")
 
 
 @admin.register(Command)
@@ -176,6 +191,8 @@ class CommandAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "command_type",
         "emsp",
         "evse",
+        "session",
+        "authorization_reference",
         "state",
         "result",
         "created_at",
@@ -187,7 +204,13 @@ class CommandAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("=session__ocpi_id", "=evse__evse_id", "=location__ocpi_id")
     search_help_text = "Exact session id, EVSE id or location id."
     date_hierarchy = "created_at"
-    list_select_related = ("emsp", "evse")
+    list_select_related = ("emsp", "evse", "session")
     show_full_result_count = False
     ordering = ("-created_at", "-id")
     raw_id_fields = ("partner", "location", "evse", "connector", "session", "reservation")
+
+    @admin.display(description="authorization reference")
+    def authorization_reference(self, obj: Command) -> str:
+        """As the eMSP sent it; the session it produced carries the same."""
+        request: dict[str, Any] = obj.request if isinstance(obj.request, dict) else {}
+        return str(request.get("authorization_reference") or "")

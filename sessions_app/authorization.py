@@ -16,10 +16,13 @@ session and its CDR.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from locations.models import EVSE, Location
 from roaming.choices import InterfaceRole, ModuleID, OcpiVersion
@@ -66,18 +69,48 @@ def token_lookup(*, uid: str, token_type: str = TokenType.RFID) -> Token | None:
     """The cached token with this uid and type, from any eMSP (uids compared case-insensitively).
 
     Runs at every plug-in, so it is one fixed statement on the ``token_uid_lookup`` index
-    (``lower(uid)``), without building the query each time; the owner is loaded only when a
-    decision needs it. When two eMSPs issued the same uid, the most recently updated token wins.
+    (``lower(uid)``, the model's case rule) reading only what a decision needs, prepared once per
+    database connection on PostgreSQL (``_fetch_one``); the token is built without its other
+    fields (they load if read). When two eMSPs issued the same uid, the most recently updated
+    token wins.
     """
-    found = list(Token.objects.raw(_LOOKUP_SQL, [uid.lower(), token_type]))
-    return found[0] if found else None
+    row = _fetch_one(_LOOKUP_SQL, (uid.lower(), token_type))
+    if row is None:
+        return None
+    return Token.from_db(DEFAULT_DB_ALIAS, _LOOKUP_COLUMNS, row)
 
 
-_TOKEN_TABLE = Token._meta.db_table
+_LOOKUP_COLUMNS = ("id", "owner_id", "uid", "type", "valid", "whitelist")
 _LOOKUP_SQL = (
-    f"SELECT * FROM {_TOKEN_TABLE} WHERE lower(uid) = %s AND type = %s "
-    "ORDER BY last_updated DESC, id DESC LIMIT 1"
+    f"SELECT {', '.join(_LOOKUP_COLUMNS)} FROM {Token._meta.db_table} "
+    "WHERE lower(uid) = %s AND type = %s ORDER BY last_updated DESC, id DESC LIMIT 1"
 )
+# Only the statements that ask for it are prepared (Django's own never are).
+_PREPARE_ONLY_WHEN_ASKED = 2**31
+
+
+def _fetch_one(sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """One row of a hot, fixed statement.
+
+    On PostgreSQL the statement is a server-side prepared one (parsed and planned once per
+    connection), which halves the database's work per call and most of ours. Django's cursors
+    bind on the client and never prepare, so this cursor is psycopg's own, on Django's
+    connection and transaction, with Django's error wrapping. Behind a transaction-pooling
+    PgBouncer (``DISABLE_SERVER_SIDE_CURSORS``), and on other databases, Django's cursor is used.
+    """
+    db = connections[DEFAULT_DB_ALIAS]  # one look-up of the thread's connection, not one per use
+    if db.vendor != "postgresql" or db.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"):
+        with db.cursor() as cursor:
+            cursor.execute(sql, params)
+            row: tuple[Any, ...] | None = cursor.fetchone()
+            return row
+    db.ensure_connection()
+    raw = db.connection
+    if raw.prepare_threshold is None:
+        raw.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
+    with db.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchone()
 
 
 def token_authorize(
@@ -163,21 +196,47 @@ def realtime_authorize(
 
 
 def _tokens_endpoint(emsp_id: int) -> tuple[Partner, str]:
-    """The eMSP's tokens sender endpoint, over a registered connection (one query)."""
-    endpoint = (
-        PartnerEndpoint.objects.select_related("partner")
-        .filter(
+    """The eMSP's tokens sender endpoint, over a registered connection."""
+    route = _tokens_route(emsp_id)
+    partner = None
+    if route is not None:
+        partner = Partner.objects.filter(pk=route[0], state=PartnerState.REGISTERED).first()
+    if route is None or partner is None:
+        raise EmspUnreachableError("No tokens endpoint known for the token's eMSP")
+    return partner, route[1]
+
+
+# Where each eMSP's tokens endpoint is (connection id and URL, or none), kept per process for
+# ENDPOINT_CACHE_SECONDS: it changes only when a connection registers or updates. Changes made
+# in this process clear it at once (sessions_app.apps); other processes see them within the TTL.
+# The connection itself (credentials, state) is read fresh for every real-time call.
+ENDPOINT_CACHE_SECONDS = 30.0
+_endpoint_cache: dict[int, tuple[float, tuple[int, str] | None]] = {}
+
+
+def _tokens_route(emsp_id: int) -> tuple[int, str] | None:
+    now = time.monotonic()
+    cached = _endpoint_cache.get(emsp_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    route = (
+        PartnerEndpoint.objects.filter(
             partner__state=PartnerState.REGISTERED,
             partner__parties=emsp_id,
             module=ModuleID.TOKENS,
             role__in=("", InterfaceRole.SENDER),
         )
         .order_by("partner_id", "-role")
+        .values_list("partner_id", "url")
         .first()
     )
-    if endpoint is None:
-        raise EmspUnreachableError("No tokens endpoint known for the token's eMSP")
-    return endpoint.partner, endpoint.url
+    _endpoint_cache[emsp_id] = (now + ENDPOINT_CACHE_SECONDS, route)
+    return route
+
+
+def tokens_endpoints_forget(**_signal: Any) -> None:
+    """Forget where eMSPs' tokens endpoints are (a connection or its endpoints changed)."""
+    _endpoint_cache.clear()
 
 
 def _location_references(location: Location | None, evse: EVSE | None) -> dict[str, Any] | None:

@@ -257,6 +257,13 @@ def command_answer(
     return command
 
 
+def command_session_started(*, command_id: int, session: Session) -> None:
+    """The session a START_SESSION produced is linked to it (admin shows one from the other)."""
+    Command.objects.filter(pk=command_id, command_type=CommandType.START_SESSION).update(
+        session=session
+    )
+
+
 def command_timeout_due(*, now: datetime | None = None, command_id: int | None = None) -> int:
     """Give TIMEOUT to every waiting command past its deadline (or just ``command_id``)."""
     now = now or timezone.now()
@@ -368,7 +375,7 @@ def _apply(command: Command, data: dict[str, Any]) -> None:
     """What an accepted command changes on our side (sessions are the charger's to report)."""
     if command.command_type == CommandType.RESERVE_NOW:
         instruction = command.instructions.order_by("created_at").first()
-        if instruction is None or command.location is None:
+        if instruction is None or command.location is None or command.evse is None:
             return
         asked = instruction.payload
         command.reservation = services.reservation_create(
@@ -377,6 +384,7 @@ def _apply(command: Command, data: dict[str, Any]) -> None:
             reservation_id=str(asked["reservation_id"]),
             location=command.location,
             evse=None if asked.get("whole_location") else command.evse,
+            held_at=command.evse,
             expiry_date=datetime.fromisoformat(asked["expiry_date"]),
             authorization_reference=str(asked.get("authorization_reference") or ""),
         )

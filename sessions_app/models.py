@@ -177,6 +177,15 @@ class Reservation(models.Model):
     status = models.CharField(
         max_length=16, choices=ReservationStatus.choices, default=ReservationStatus.RESERVED
     )
+    session = models.OneToOneField(
+        Session,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reservation",
+        help_text="The session partners see for this reservation: RESERVATION while it is held, "
+        "then charging, or COMPLETED when it is canceled or expires unused.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_updated = models.DateTimeField(auto_now=True)
 

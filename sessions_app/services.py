@@ -21,13 +21,19 @@ from billing.costing import engine_tariff, tax_lines
 from billing.models import Tariff, TariffElement
 from billing.pricing import ChargingPeriodInput, SessionInputError, TariffError, price_session
 from billing.pricing import PeriodKind as EnginePeriodKind
+from cpms.audit import not_audited
 from locations.choices import Status as EvseStatus
 from locations.models import EVSE, Connector, Location
 from roaming.models import Party
 from roaming.modules.tariffs.serializers import tariff_snapshot
 from roaming.ownership import OwnershipError, ensure_partner_emsp
-from roaming.push.services import push_location_changed, push_session_changed
+from roaming.push.services import (
+    push_location_changed,
+    push_locations_opened,
+    push_session_changed,
+)
 from sessions_app.choices import (
+    AuthMethod,
     CdrDimensionType,
     PeriodKind,
     ReservationStatus,
@@ -92,7 +98,7 @@ def token_find(*, owner: Party, uid: str, token_type: str | None) -> Token | Non
     ``token_type`` None matches any type, preferring RFID: OCPI 2.1.1 addresses a token by its
     uid alone.
     """
-    tokens = Token.objects.select_related("owner").filter(owner=owner, uid__iexact=uid)
+    tokens = Token.objects.select_related("owner").filter(owner=owner, uid__ci=uid)
     if token_type is not None:
         return tokens.filter(type=token_type).first()
     rfid_first = Case(
@@ -139,9 +145,11 @@ def token_patch(
         if found is None:
             raise TokenNotFoundError(f"{owner.code} has no token {uid!r} here")
         token = Token.objects.select_for_update().select_related("owner").get(pk=found.pk)
+        listed_as = _listed_as(token)
         _assign(token, changes)
         token.last_updated = last_updated
         _clean_and_save(token)
+        _push_locations_opened(token, listed_as)
     return token
 
 
@@ -150,16 +158,34 @@ def _upsert(owner: Party, uid: str, token_type: str, values: TokenValues) -> Tok
     token = (
         Token.objects.select_for_update()
         .select_related("owner")
-        .filter(owner=owner, uid__iexact=uid, type=token_type)
+        .filter(owner=owner, uid__ci=uid, type=token_type)
         .first()
     )
     created = token is None
+    listed_as = None if token is None else _listed_as(token)
     if token is None:
         token = Token(owner=owner, type=token_type)
     token.uid = uid  # the eMSP's latest spelling of a case-insensitive id
     _assign(token, values)
     _clean_and_save(token)
+    _push_locations_opened(token, listed_as)
     return TokenUpsert(token, created)
+
+
+# Token fields a location's publish_allowed_to entries name.
+_LISTED_BY = ("uid", "type", "visual_number", "issuer", "group_id")
+
+
+def _listed_as(token: Token) -> tuple[str, ...]:
+    return tuple(getattr(token, name) for name in _LISTED_BY)
+
+
+def _push_locations_opened(token: Token, listed_as: tuple[str, ...] | None) -> None:
+    """A new token, or one changed in what location lists name, may open locations to its eMSP."""
+    now_listed_as = _listed_as(token)
+    if now_listed_as != listed_as:
+        listed = dict(zip(_LISTED_BY, now_listed_as, strict=True))
+        push_locations_opened(owner_id=token.owner_id, tokens=[listed])
 
 
 def _assign(token: Token, values: Mapping[str, Any]) -> None:
@@ -203,7 +229,8 @@ def evse_status_report(*, evse: EVSE, status: str) -> bool:
         if locked.status == status or locked.status == EvseStatus.REMOVED:
             return False
         locked.status = status
-        locked.save(update_fields=["status", "last_updated"])
+        with not_audited():
+            locked.save(update_fields=["status", "last_updated"])
         push_location_changed(location=locked.location, evse=locked, fields=["status"])
     evse.status = status
     return True
@@ -221,7 +248,8 @@ def session_start(
     """Open a session at a connector for an authorized token; partners get it (PUT).
 
     The session is PENDING until energy flows (see ``session_meter_update``). A reservation of
-    this token for the EVSE (or its location) is fulfilled by it.
+    this token for the EVSE (or its location) is fulfilled by it: its RESERVATION session goes on
+    as this one (same id), so the eMSP sees its reservation turn into charging.
     """
     with transaction.atomic():
         connector = Connector.objects.select_related("evse__location__owner").get(pk=connector.pk)
@@ -232,23 +260,22 @@ def session_start(
         ).exists():
             raise SessionStateError(f"EVSE {evse} already has a session under way")
         tariff = connector_tariff(connector=connector, at=started_at)
-        session = Session(
-            owner=location.owner,
-            ocpi_id=uuid.uuid4().hex,
-            start_date_time=started_at,
-            kwh=Decimal(0),
-            token=token,
-            cdr_token=_cdr_token(token),
-            emsp=token.owner,
-            auth_method=auth_method,
-            authorization_reference=authorization_reference,
-            location=location,
-            evse=evse,
-            connector=connector,
-            meter_id=meter_id,
-            currency=tariff.currency if tariff is not None else DEFAULT_CURRENCY,
-            status=SessionStatus.PENDING,
+        reserved = _fulfil_reservation(token=token, evse=evse)
+        session = reserved or Session(owner=location.owner, ocpi_id=uuid.uuid4().hex)
+        session.start_date_time = started_at
+        session.kwh = Decimal(0)
+        session.token = token
+        session.cdr_token = _cdr_token(token)
+        session.emsp = token.owner
+        # The method of the last authorization counts; so does the eMSP's last reference.
+        session.auth_method = auth_method
+        session.authorization_reference = (
+            authorization_reference or session.authorization_reference or ""
         )
+        session.location, session.evse, session.connector = location, evse, connector
+        session.meter_id = meter_id
+        session.currency = tariff.currency if tariff is not None else DEFAULT_CURRENCY
+        session.status = SessionStatus.PENDING
         session.full_clean(validate_unique=False, validate_constraints=False)
         session.save()
         SessionMeter.objects.create(
@@ -262,7 +289,6 @@ def session_start(
             last_reading_at=started_at,
             last_pushed_at=started_at,
         )
-        _fulfil_reservation(token=token, evse=evse)
         push_session_changed(session=session)
     return session
 
@@ -610,12 +636,30 @@ def _bill(session: Session) -> None:
         logger.error("No CDR for session %s: %s", session, error)
 
 
-def _fulfil_reservation(*, token: Token, evse: EVSE) -> None:
-    Reservation.objects.filter(
-        Q(evse=evse) | Q(evse__isnull=True, location_id=evse.location_id),
-        token=token,
-        status=ReservationStatus.RESERVED,
-    ).update(status=ReservationStatus.FULFILLED, last_updated=timezone.now())
+def _fulfil_reservation(*, token: Token, evse: EVSE) -> Session | None:
+    """Mark the token's reservations of this EVSE (or its location) fulfilled; returns the
+    RESERVATION session of the one that had it, for the charging session to continue."""
+    held = list(
+        Reservation.objects.select_for_update(of=("self",))
+        .select_related("session")
+        .filter(
+            Q(evse=evse) | Q(evse__isnull=True, location_id=evse.location_id),
+            token=token,
+            status=ReservationStatus.RESERVED,
+        )
+        .order_by("created_at", "id")
+    )
+    for reservation in held:
+        reservation.status = ReservationStatus.FULFILLED
+        reservation.save(update_fields=["status", "last_updated"])
+    return next(
+        (
+            r.session
+            for r in held
+            if r.session is not None and r.session.status == SessionStatus.RESERVATION
+        ),
+        None,
+    )
 
 
 # --- reservations --------------------------------------------------------------------------------
@@ -628,14 +672,25 @@ def reservation_create(
     reservation_id: str,
     location: Location,
     evse: EVSE | None,
+    held_at: EVSE,
     expiry_date: datetime,
     authorization_reference: str = "",
+    at: datetime | None = None,
 ) -> Reservation:
-    """Record a reservation the charger accepted; an eMSP's new one with the same id replaces it."""
+    """Record a reservation the charger of ``held_at`` accepted, and its session for partners.
+
+    ``evse`` is what the eMSP reserved (None: any EVSE of the location), ``held_at`` the EVSE
+    whose charger holds it. The OCPI sessions module has the CPO create a session in status
+    RESERVATION for an accepted reservation and push it; it becomes the charging session when
+    the driver starts (``session_start``). An eMSP's new reservation with the id of one still
+    held replaces it, with the same session.
+    """
+    at = at or timezone.now()
     with transaction.atomic():
         reservation = (
-            Reservation.objects.select_for_update()
-            .filter(emsp=emsp, reservation_id__iexact=reservation_id)
+            Reservation.objects.select_for_update(of=("self",))
+            .select_related("session")
+            .filter(emsp=emsp, reservation_id__ci=reservation_id)
             .first()
         ) or Reservation(emsp=emsp, reservation_id=reservation_id)
         reservation.token = token
@@ -645,6 +700,7 @@ def reservation_create(
         reservation.authorization_reference = authorization_reference
         reservation.status = ReservationStatus.RESERVED
         reservation.full_clean(validate_unique=False, validate_constraints=False)
+        reservation.session = _reservation_session(reservation, held_at=held_at, at=at)
         reservation.save()
     return reservation
 
@@ -652,30 +708,90 @@ def reservation_create(
 def reservation_find(*, emsp: Party, reservation_id: str) -> Reservation | None:
     return (
         Reservation.objects.select_related("evse", "location")
-        .filter(emsp=emsp, reservation_id__iexact=reservation_id)
+        .filter(emsp=emsp, reservation_id__ci=reservation_id)
         .first()
     )
 
 
-def reservation_cancel(*, reservation: Reservation) -> Reservation:
-    """The eMSP's reservation is canceled (its charger confirmed)."""
+def reservation_cancel(*, reservation: Reservation, at: datetime | None = None) -> Reservation:
+    """The eMSP's reservation is canceled (its charger confirmed); its session ends."""
+    at = at or timezone.now()
     with transaction.atomic():
-        Reservation.objects.filter(pk=reservation.pk, status=ReservationStatus.RESERVED).update(
-            status=ReservationStatus.CANCELED, last_updated=timezone.now()
+        locked = (
+            Reservation.objects.select_for_update(of=("self",))
+            .select_related("session")
+            .get(pk=reservation.pk)
         )
+        if locked.status == ReservationStatus.RESERVED:
+            locked.status = ReservationStatus.CANCELED
+            locked.save(update_fields=["status", "last_updated"])
+            _reservation_session_end(locked, at=at)
     reservation.refresh_from_db()
     return reservation
 
 
 def reservation_expire_due(*, now: datetime) -> list[Reservation]:
-    """Mark reservations past their expiry EXPIRED; returns them (their chargers are freed)."""
+    """Mark reservations past their expiry EXPIRED and end their sessions; returns them."""
     with transaction.atomic():
         due = list(
             Reservation.objects.select_for_update(of=("self",))
-            .select_related("evse", "location")
+            .select_related("evse", "location", "session")
             .filter(status=ReservationStatus.RESERVED, expiry_date__lte=now)
         )
         for reservation in due:
             reservation.status = ReservationStatus.EXPIRED
             reservation.save(update_fields=["status", "last_updated"])
+            _reservation_session_end(reservation, at=now)
     return due
+
+
+def _reservation_session(
+    reservation: Reservation, *, held_at: EVSE, at: datetime
+) -> Session | None:
+    """The RESERVATION session of a reservation being made or replaced, pushed to its eMSP.
+
+    A session needs a connector: the reserved EVSE's first one stands in until the driver
+    plugs in (an EVSE without connectors cannot be reserved for charging, so it gets none).
+    """
+    connector = Connector.objects.filter(evse=held_at).order_by("pk").first()
+    if connector is None:
+        logger.warning("Reservation %s held at EVSE %s without connectors", reservation, held_at)
+        return None
+    session = reservation.session
+    if session is None or session.status != SessionStatus.RESERVATION:
+        location = reservation.location
+        session = Session(
+            owner=location.owner,
+            ocpi_id=uuid.uuid4().hex,
+            start_date_time=at,
+            kwh=Decimal(0),
+            status=SessionStatus.RESERVATION,
+            auth_method=AuthMethod.COMMAND,
+        )
+    tariff = connector_tariff(connector=connector, at=at)
+    session.token = reservation.token
+    session.cdr_token = _cdr_token(reservation.token)
+    session.emsp = reservation.emsp
+    session.authorization_reference = reservation.authorization_reference
+    session.location, session.evse, session.connector = reservation.location, held_at, connector
+    session.currency = tariff.currency if tariff is not None else DEFAULT_CURRENCY
+    session.full_clean(validate_unique=False, validate_constraints=False)
+    session.save()
+    push_session_changed(session=session)
+    return session
+
+
+def _reservation_session_end(reservation: Reservation, *, at: datetime) -> None:
+    """A reservation canceled or expired unused: its session ends COMPLETED.
+
+    COMPLETED, not INVALID, because the OCPI sessions module says so for a reservation that
+    does not lead to charging: the reservation did happen (INVALID means "declared invalid, not
+    to be billed"). No CDR follows: we do not price reservations (a CDR for one is optional).
+    """
+    session = reservation.session
+    if session is None or session.status != SessionStatus.RESERVATION:
+        return
+    session.status = SessionStatus.COMPLETED
+    session.end_date_time = max(at, session.start_date_time)
+    session.save()
+    push_session_changed(session=session)

@@ -28,7 +28,7 @@ from roaming.credentials.serializers import (
 )
 from roaming.crypto import token_generate, token_hash
 from roaming.models import Partner, PartnerEndpoint, PartnerState, Party
-from roaming.modules.hubclientinfo.services import client_info_parties
+from roaming.modules.hubclientinfo.services import client_info_parties, party_connected_directly
 from roaming.transport.errors import validation_message
 from roaming.transport.status import OcpiStatus
 
@@ -66,6 +66,7 @@ def partner_accept_registration(
     """POST: read their API with their token, store the connection; returns our new token C."""
     _require(partner, registered=False)
     ensure_not_ours(offered.roles)
+    ensure_not_taken(partner, offered.roles)
     discovery = discover(
         versions_url=offered.url, token=offered.token, partner=partner, version=version
     )
@@ -80,6 +81,7 @@ def partner_accept_update(
     """PUT: like registration on an existing connection (new tokens, endpoints, maybe version)."""
     _require(partner, registered=True)
     ensure_not_ours(offered.roles)
+    ensure_not_taken(partner, offered.roles)
     discovery = discover(
         versions_url=offered.url, token=offered.token, partner=partner, version=version
     )
@@ -186,6 +188,7 @@ def _exchange(
         )
         offered = _their_credentials(discovery.version, response.data)
         ensure_not_ours(offered.roles)
+        ensure_not_taken(partner, offered.roles)
     except (OcpiClientError, CredentialsError):
         _set_pending(partner, None)
         raise
@@ -227,6 +230,21 @@ def ensure_not_ours(roles: tuple[OfferedRole, ...] | list[OfferedRole]) -> None:
             raise CredentialsError(
                 OcpiStatus.INVALID_PARAMETERS,
                 f"roles: {role.country_code}-{role.party_id} is one of our own parties",
+            )
+
+
+def ensure_not_taken(partner: Partner, roles: tuple[OfferedRole, ...] | list[OfferedRole]) -> None:
+    """A partner may not claim a party that has another connection of its own with us: it would
+    then read and change that party's tokens, sessions and CDRs."""
+    for role in roles:
+        party = Party.objects.filter(
+            country_code=role.country_code.upper(), party_id=role.party_id.upper()
+        ).first()
+        if party is not None and party_connected_directly(party, besides=partner):
+            raise CredentialsError(
+                OcpiStatus.INVALID_PARAMETERS,
+                f"roles: {role.country_code}-{role.party_id} is connected to us over another "
+                "connection",
             )
 
 

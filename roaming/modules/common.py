@@ -23,7 +23,7 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS
@@ -155,7 +155,11 @@ class DecimalField(serializers.DecimalField):
 
     def validate_precision(self, value: Decimal) -> Decimal:
         step = Decimal(1).scaleb(-(self.decimal_places or 0))
-        return super().validate_precision(value.quantize(step, rounding=ROUND_HALF_UP))
+        try:
+            rounded = value.quantize(step, rounding=ROUND_HALF_UP)
+        except InvalidOperation:  # more digits than Decimal's context holds (1e30 at 6 places)
+            self.fail("invalid")
+        return super().validate_precision(rounded)
 
 
 class NumberField(DecimalField):
@@ -182,6 +186,21 @@ def jsonable(value: Any) -> Any:
         return json_number(value)
     if isinstance(value, datetime):
         return format_datetime(value)
+    return value
+
+
+def storable_json(value: Any) -> Any:
+    """A partner's JSON as PostgreSQL can keep it: jsonb refuses NUL characters.
+
+    Keys holding one are dropped (no field of ours has such a name); in texts each becomes U+FFFD,
+    so the stored copy still shows that something was there.
+    """
+    if isinstance(value, Mapping):
+        return {key: storable_json(item) for key, item in value.items() if "\x00" not in key}
+    if isinstance(value, list):
+        return [storable_json(item) for item in value]
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
     return value
 
 

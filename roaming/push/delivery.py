@@ -24,6 +24,7 @@ not have (HTTP 404) is done.
 
 Writes. Sends are committed in groups together with their outcomes and exchange log rows (see
 ``_deliver_batch``); claims and outcomes do not wait for the disk flush (``relaxed_commit``).
+Successful calls are logged only as a sample (``_log_this_success``), failed ones always.
 
 CDRs, exactly once as far as the partner can tell. A CDR has at most one outbox row per partner
 (a database constraint), and a DELIVERED row is never sent again. Before the POST the worker
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import time
 import uuid
@@ -207,9 +209,18 @@ def claim_rows(
         candidates = due_rows(partner_id, now).order_by("id")
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True)
-        ids = list(candidates.values_list("id", flat=True)[:limit])
-        if not ids:
+        found = list(candidates.values_list("id", "state", "kind", "object_key")[:limit])
+        if not found:
             return []
+        ids = [pk for pk, _, _, _ in found]
+        forget_sessions_maybe_sent(
+            partner_id,
+            [
+                key
+                for _, state, kind, key in found
+                if state == OutboxState.IN_FLIGHT and kind == OutboxKind.SESSION
+            ],
+        )
         OutboxRow.objects.filter(pk__in=ids).filter(_due_condition(now)).update(
             state=OutboxState.IN_FLIGHT, claimed_by=worker, lease_until=now + LEASE
         )
@@ -218,6 +229,14 @@ def claim_rows(
             pk__in=ids, claimed_by=worker, state=OutboxState.IN_FLIGHT
         ).order_by("id")
     )
+
+
+def forget_sessions_maybe_sent(partner_id: int, keys: list[str]) -> None:
+    """Rows of these sessions come back from a worker that died (or lost its database) after
+    sending: the partner may hold a PATCH's charging periods we never recorded, and OCPI appends
+    PATCHed periods, so the next send must be a PUT of the whole session."""
+    if keys:
+        DeliveredObject.objects.filter(partner_id=partner_id, object_key__in=keys).delete()
 
 
 # --- coalescing ---------------------------------------------------------------------------------
@@ -609,7 +628,19 @@ def _call(partner: Partner, row: OutboxRow, request: PushRequest, token: str) ->
         token=token,
         json=request.body,
         headers={**request.headers, REQUEST_ID_HEADER: row.request_id},
+        log_success=_log_this_success(),
     )
+
+
+def _log_this_success() -> bool:
+    """Whether a successful call goes to the exchange log (a sample, OCPI_PUSH_EXCHANGE_LOG_SAMPLE).
+
+    At a thousand deliveries a second, a row per call would be most of the log and a quarter of
+    the worker's time; the outbox row keeps each delivery's answer and time, the hourly figures
+    its latency. Failed calls are always logged: their answers are the ones staff read.
+    """
+    sample: float = settings.OCPI_PUSH_EXCHANGE_LOG_SAMPLE
+    return sample >= 1 or random.random() < sample
 
 
 def _unknown_object(error: PermanentError) -> bool:
@@ -693,6 +724,10 @@ def _failed_transiently(
     _answered(partner, row, error)
     # A timeout may have reached the partner: a CDR's outcome stays unknown.
     row.outcome_unknown = row.kind == OutboxKind.CDR and error.http_status is None
+    if row.kind == OutboxKind.SESSION:
+        # The partner may have applied a PATCH whose answer we lost, appending its charging
+        # periods: forgetting what it holds makes the next attempt a PUT of the whole session.
+        DeliveredObject.objects.filter(partner=partner, object_key=row.object_key).delete()
     channel = PushChannel.objects.get(partner_id=partner.pk)
     failures = channel.failures + 1
     now = timezone.now()

@@ -105,17 +105,16 @@ class BatchObjects:
                 Location.objects.filter(pk__in=ids[OutboxKind.LOCATION])
             )
             self.locations = {obj.pk: obj for obj in queryset}
+        self._whole_evses = whole_evses
         if ids[OutboxKind.EVSE]:
-            # Connectors only for EVSEs sent whole: a status PATCH needs none (and its rare
-            # fallback to a PUT reads them then).
-            connectors = Prefetch("connectors", queryset=Connector.objects.order_by("pk"))
-            evses = EVSE.objects.select_related("location__owner")
-            self.evses = {
-                obj.pk: obj for obj in evses.filter(pk__in=whole_evses).prefetch_related(connectors)
-            }
+            self.evses = _evses_whole(whole_evses)
             patched = ids[OutboxKind.EVSE] - whole_evses
             if patched:
-                self.evses.update((obj.pk, obj) for obj in evses.filter(pk__in=patched))
+                # A status PATCH reads the status and the owner (routing headers) only, so the
+                # rest of the EVSE and of its location (texts, JSON) stays unread; its rare
+                # fallback to a PUT loads the EVSE whole (``evse_whole``).
+                lean = EVSE.objects.select_related("location__owner").only(*_PATCH_COLUMNS)
+                self.evses.update((obj.pk, obj) for obj in lean.filter(pk__in=patched))
         if ids[OutboxKind.CONNECTOR]:
             queryset_c = Connector.objects.filter(pk__in=ids[OutboxKind.CONNECTOR]).select_related(
                 "evse__location__owner"
@@ -142,6 +141,30 @@ class BatchObjects:
                     partner=partner, object_key__in=tracked_keys
                 )
             }
+
+    def evse_whole(self, pk: int) -> EVSE | None:
+        """The EVSE with every field and its connectors (to PUT it), loaded now if it was not."""
+        if pk not in self._whole_evses:
+            self.evses.update(_evses_whole({pk}))
+            self._whole_evses.add(pk)
+        return self.evses.get(pk)
+
+
+_PATCH_COLUMNS = (
+    "status",
+    "status_schedule",
+    "last_updated",
+    "location__owner__country_code",
+    "location__owner__party_id",
+)
+
+
+def _evses_whole(pks: set[int]) -> dict[int, EVSE]:
+    if not pks:
+        return {}
+    connectors = Prefetch("connectors", queryset=Connector.objects.order_by("pk"))
+    evses = EVSE.objects.select_related("location__owner").prefetch_related(connectors)
+    return {obj.pk: obj for obj in evses.filter(pk__in=pks)}
 
 
 # --- building requests ----------------------------------------------------------------------------
@@ -189,7 +212,10 @@ def _location(
 def _evse(
     partner: Partner, version: OcpiVersion, send: Send, objects: BatchObjects, base: str
 ) -> PushRequest:
-    evse = objects.evses.get(send.row.object_id)
+    if send.operation == OutboxOperation.PATCH:
+        evse = objects.evses.get(send.row.object_id)
+    else:
+        evse = objects.evse_whole(send.row.object_id)
     if evse is None:
         raise _missing("EVSE")
     headers = routing_headers(version, evse.location.owner, objects.broadcast)

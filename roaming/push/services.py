@@ -19,18 +19,21 @@ Who hears of what:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from copy import copy
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from billing.models import CDR, Tariff
 from locations.models import EVSE, Connector, Location
+from locations.selectors import locations_listing
 from roaming.choices import InterfaceRole, ModuleID, Role
 from roaming.models import (
     DeliveredObject,
@@ -90,6 +93,34 @@ def push_location_changed(
         operation=operation,
         fields=sorted(fields or ()) if operation == OutboxOperation.PATCH else [],
     )
+
+
+def push_locations_opened(
+    *, owner_id: int, tokens: Iterable[Mapping[str, Any]], sent: Collection[int] = ()
+) -> list[int]:
+    """Send an eMSP the unpublished locations that its new or changed tokens let it see.
+
+    A location whose publish_allowed_to lists one of ``tokens`` (mappings of uid, type,
+    visual_number, issuer, group_id) goes whole to the eMSP's connections that may see it now,
+    as a PUT; other partners are not told. Locations in ``sent`` (already sent by the caller,
+    e.g. for an earlier page of a pull) are left out. Returns the ids of the locations sent.
+    Every way a token reaches us (a PUT or PATCH by the eMSP, a pull) calls this.
+    """
+    _require_transaction()
+    opened = sorted(locations_listing(tokens) - set(sent))
+    connections = _emsp_connections(ModuleID.LOCATIONS, owner_id) if opened else []
+    for location in Location.objects.filter(pk__in=opened) if connections else ():
+        key = location_key(location)
+        audience = set(_location_audience(location, key, whole=False))
+        _record(
+            [partner_id for partner_id in connections if partner_id in audience],
+            module=ModuleID.LOCATIONS,
+            kind=OutboxKind.LOCATION,
+            object_id=location.pk,
+            key=key,
+            operation=OutboxOperation.PUT,
+        )
+    return opened
 
 
 def push_tariff_changed(*, tariff: Tariff) -> None:
@@ -433,22 +464,50 @@ def _record(
 ) -> None:
     if not partners:
         return
-    now = timezone.now()
-    rows = [
-        _row(
-            partner_id,
-            module=module,
-            kind=kind,
-            object_id=object_id,
-            key=key,
-            operation=operation,
-            fields=fields,
-            now=now,
-        )
-        for partner_id in partners
-    ]
-    _bulk_insert(rows, ignore_conflicts=ignore_existing)
+    row = _row(
+        partners[0],
+        module=module,
+        kind=kind,
+        object_id=object_id,
+        key=key,
+        operation=operation,
+        fields=fields,
+    )
+    _insert_for_partners(row, partners, ignore_conflicts=ignore_existing)
     transaction.on_commit(partial(_nudge, list(partners)))
+
+
+def _insert_for_partners(
+    row: OutboxRow, partner_ids: Sequence[int], *, ignore_conflicts: bool
+) -> None:
+    """Insert a copy of ``row`` for each partner.
+
+    On PostgreSQL one ``INSERT ... SELECT`` over the array of partner ids, with the row's values
+    prepared once: every change of the network goes through here, and building a model instance
+    and its parameters per partner was most of a change's cost. Elsewhere, the ORM's bulk insert.
+    """
+    if connection.vendor != "postgresql":
+        copies = [copy(row) for _ in partner_ids]
+        for copied, partner_id in zip(copies, partner_ids, strict=True):
+            copied.partner_id = partner_id
+        _bulk_insert(copies, ignore_conflicts=ignore_conflicts)
+        return
+    fields = [
+        field
+        for field in OutboxRow._meta.concrete_fields
+        if not field.primary_key and field.attname != "partner_id"
+    ]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    sql = (
+        f"INSERT INTO {quote(OutboxRow._meta.db_table)} ({quote('partner_id')}, {columns}) "
+        f"SELECT partner, {placeholders} FROM unnest(%s::bigint[]) AS partner{conflict}"
+    )
+    values = [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, list(partner_ids)])
 
 
 def _nudge(partner_ids: Iterable[int]) -> None:

@@ -1,7 +1,9 @@
 """The outbox sweeper (Celery beat, every 30 s): nothing queued for a partner is ever forgotten.
 
 * Rows IN_FLIGHT whose worker's lease ran out (the worker died) go back to RETRYING; a CDR among
-  them keeps ``outcome_unknown`` so the next attempt knows the partner may already have it.
+  them keeps ``outcome_unknown`` so the next attempt knows the partner may already have it, and
+  a session among them is PUT whole next (the partner may hold periods of a PATCH we never heard
+  back from).
 * Channel leases that ran out are cleared.
 * Every registered partner with due rows, out of backoff and without a live worker, gets its
   delivery task queued again: a nudge lost with the broker, or a task that died, costs at most
@@ -32,7 +34,7 @@ from roaming.models import (
     PushChannel,
     PushStats,
 )
-from roaming.push.delivery import due_rows
+from roaming.push.delivery import due_rows, forget_sessions_maybe_sent
 
 # Hourly figures are kept a little longer than the dashboard's week.
 STATS_KEEP = timedelta(days=10)
@@ -56,9 +58,17 @@ def outbox_sweep(*, now: datetime | None = None) -> SweepReport:
 
     now = now or timezone.now()
     report = SweepReport()
-    report.reclaimed = OutboxRow.objects.filter(
-        state=OutboxState.IN_FLIGHT, lease_until__lt=now
-    ).update(state=OutboxState.RETRYING, claimed_by="", lease_until=None, next_attempt_at=now)
+    expired = OutboxRow.objects.filter(state=OutboxState.IN_FLIGHT, lease_until__lt=now)
+    sessions: dict[int, list[str]] = {}
+    for partner_id, key in expired.filter(kind=OutboxKind.SESSION).values_list(
+        "partner_id", "object_key"
+    ):
+        sessions.setdefault(partner_id, []).append(key)
+    for partner_id, keys in sessions.items():
+        forget_sessions_maybe_sent(partner_id, keys)
+    report.reclaimed = expired.update(
+        state=OutboxState.RETRYING, claimed_by="", lease_until=None, next_attempt_at=now
+    )
     report.expired_leases = (
         PushChannel.objects.filter(lease_until__lt=now)
         .exclude(leased_by="")

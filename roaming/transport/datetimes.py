@@ -31,4 +31,7 @@ def parse_datetime(value: str) -> datetime:
         raise ValueError(f"{value!r} is not an RFC 3339 date-time") from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 and the like fall outside datetime in UTC
+        raise ValueError(f"{value!r} is outside the range of date-times") from None

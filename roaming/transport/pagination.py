@@ -7,8 +7,11 @@ Link rel="next" we hand out carries, besides the usual offset, an opaque signed 
 (last_updated, id) of the last object on the page and the offset it stands for. A client that
 follows the Link gets a keyset seek (WHERE (last_updated, id) > cursor) that reads only one page
 from the index, whatever the depth; a client that builds its own URL with a raw offset (or changes
-the offset, as the spec advises after a shrinking X-Total-Count) gets a plain OFFSET. Following the
-cursor also never skips an object that was updated meanwhile (it moves to the end instead).
+the offset, as the spec advises after a shrinking X-Total-Count) gets the same rows through marks:
+for a caller that can name the state of its whole set (``set_stamp``), the sort key of every
+MARK_SPACING-th row is kept in the cache under that name, and a deep offset seeks to the mark before
+it and skips fewer than MARK_SPACING rows. Following the cursor also never skips an object that was
+updated meanwhile (it moves to the end instead).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.db import models
+from django.db.models.functions import RowNumber
 from django.http import QueryDict
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -104,23 +108,23 @@ def paginate(
     queryset: models.QuerySet[M],
     *,
     date_field: str = "last_updated",
-    count_stamp: Callable[[list[M]], str] | None = None,
+    set_stamp: Callable[[], str] | None = None,
 ) -> Page[M]:
     """One page of `queryset` (already narrowed to what the caller may see) per the query.
 
-    X-Total-Count costs a COUNT over every matching row. A caller may give `count_stamp`: a
-    function of a non-empty page naming the state of the whole set (see ``_total``); the count
-    is then reused while that name does not change.
+    X-Total-Count costs a COUNT over every matching row, and a deep OFFSET a walk over every
+    earlier one. A caller may give `set_stamp`: a function naming the current state of the whole
+    set (see ``_Reuse``); the count and the marks are then reused while that name is unchanged.
     """
     params = PageRequest.from_query(request.query_params)
     if params.date_from is not None:
         queryset = queryset.filter(**{f"{date_field}__gte": params.date_from})
     if params.date_to is not None:
         queryset = queryset.filter(**{f"{date_field}__lt": params.date_to})
-    window = _window(queryset.order_by(date_field, "pk"), params, date_field)
+    reuse = _Reuse(set_stamp(), params) if set_stamp is not None else None
+    window = _window(queryset.order_by(date_field, "pk"), params, date_field, reuse)
     rows = list(window[: params.limit + 1])
-    stamp = count_stamp(rows) if count_stamp is not None and rows else None
-    total = _total(queryset, params, stamp)
+    total = reuse.total(queryset) if reuse is not None else queryset.count()
     items = rows[: params.limit]
     next_url = None
     if len(rows) > params.limit and items:
@@ -131,39 +135,70 @@ def paginate(
     return Page(items=items, total=total, limit=params.limit, next_url=next_url)
 
 
-# A reused count is at most this old; it bounds what a stamp cannot see (see ``_total``).
+# A reused count or mark is at most this old; it bounds what a stamp cannot see (see ``_Reuse``).
 COUNT_REUSE_SECONDS = 10
+# A deep offset seeks to the last mark before it and skips at most this many rows.
+MARK_SPACING = 1000
 
 
-def _total(queryset: models.QuerySet[Any], params: PageRequest, stamp: str | None) -> int:
-    """The number of rows of `queryset`, reused from the cache while `stamp` is unchanged.
+class _Reuse:
+    """The count and the marks of one state of a set, kept in the cache under that state's name.
 
     The stamp is the caller's name for the state of the whole set (for locations: the
-    visibility query with its parameters, the newest last_updated and the highest primary
-    key, so that every insert and every change, a change of publication included, names a new
-    state). What no such stamp sees, a row deleted below the highest key, shows in the count
-    after at most COUNT_REUSE_SECONDS.
+    visibility query with its parameters, the newest last_updated and the highest primary key,
+    so that every insert and every change, a change of publication included, names a new
+    state); the date filters are added to it. What no such stamp sees, a row deleted below the
+    highest key, shows after at most COUNT_REUSE_SECONDS.
     """
-    if stamp is None:
-        return queryset.count()
-    name = f"{stamp}|{params.date_from}|{params.date_to}"
-    key = f"ocpi:count:{hashlib.sha1(name.encode()).hexdigest()}"
-    total = cache.get(key)
-    if total is None:
-        total = queryset.count()
-        cache.set(key, total, timeout=COUNT_REUSE_SECONDS)
-    return int(total)
+
+    def __init__(self, stamp: str, params: PageRequest) -> None:
+        name = f"{stamp}|{params.date_from}|{params.date_to}"
+        digest = hashlib.sha1(name.encode()).hexdigest()
+        self._count_key = f"ocpi:count:{digest}"
+        self._marks_key = f"ocpi:marks:{digest}"
+
+    def total(self, queryset: models.QuerySet[Any]) -> int:
+        total = cache.get(self._count_key)
+        if total is None:
+            total = queryset.count()
+            cache.set(self._count_key, total, timeout=COUNT_REUSE_SECONDS)
+        return int(total)
+
+    def marks(self, ordered: models.QuerySet[Any], date_field: str) -> list[tuple[datetime, Any]]:
+        """The sort key of the last row of every full block of MARK_SPACING rows, in order."""
+        marks: list[tuple[datetime, Any]] | None = cache.get(self._marks_key)
+        if marks is None:
+            numbered = ordered.annotate(
+                _position=models.Window(RowNumber(), order_by=[date_field, "pk"])
+            ).annotate(_in_block=models.F("_position") % MARK_SPACING)
+            marks = list(numbered.filter(_in_block=0).values_list(date_field, "pk"))
+            cache.set(self._marks_key, marks, timeout=COUNT_REUSE_SECONDS)
+        return marks
 
 
 def _window(
-    ordered: models.QuerySet[M], params: PageRequest, date_field: str
+    ordered: models.QuerySet[M], params: PageRequest, date_field: str, reuse: _Reuse | None
 ) -> models.QuerySet[M]:
     cursor = params.cursor
-    if cursor is None or cursor.offset != params.offset:
+    if cursor is not None and cursor.offset == params.offset:
+        return _after(ordered, date_field, cursor.last_updated, cursor.pk)
+    if reuse is None or params.offset < MARK_SPACING:
         return ordered[params.offset :]
-    # The >= bound lets the database start an index range scan at the cursor.
-    return ordered.filter(**{f"{date_field}__gte": cursor.last_updated}).filter(
-        models.Q(**{f"{date_field}__gt": cursor.last_updated}) | models.Q(pk__gt=cursor.pk)
+    marks = reuse.marks(ordered, date_field)
+    blocks = min(params.offset // MARK_SPACING, len(marks))
+    if not blocks:
+        return ordered[params.offset :]
+    last_updated, pk = marks[blocks - 1]
+    return _after(ordered, date_field, last_updated, pk)[params.offset - blocks * MARK_SPACING :]
+
+
+def _after(
+    ordered: models.QuerySet[M], date_field: str, last_updated: datetime, pk: Any
+) -> models.QuerySet[M]:
+    """The rows of `ordered` after the one with this sort key."""
+    # The >= bound lets the database start an index range scan there.
+    return ordered.filter(**{f"{date_field}__gte": last_updated}).filter(
+        models.Q(**{f"{date_field}__gt": last_updated}) | models.Q(pk__gt=pk)
     )
 
 
@@ -187,7 +222,12 @@ def _non_negative_int(query: QueryDict, name: str, *, default: int) -> int:
         ) from None
     if value < 0:
         raise InvalidParametersError(f"Query parameter {name} must not be negative, got {value}")
+    if value > _LARGEST_SQL_INTEGER:  # the database's OFFSET is a 64-bit integer
+        raise InvalidParametersError(f"Query parameter {name} is too large, got {value}")
     return value
+
+
+_LARGEST_SQL_INTEGER = 2**63 - 1
 
 
 def _datetime(query: QueryDict, name: str) -> datetime | None:

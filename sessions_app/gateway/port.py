@@ -102,16 +102,21 @@ def session_started(
     at: datetime,
     authorization_reference: str = "",
     meter_id: str = "",
+    command_id: int | None = None,
 ) -> Session:
-    """The charger began a session for an authorized token."""
-    return services.session_start(
-        connector=connector,
-        token=token,
-        auth_method=auth_method,
-        started_at=at,
-        authorization_reference=authorization_reference,
-        meter_id=meter_id,
-    )
+    """The charger began a session for an authorized token (on a START_SESSION: ``command_id``)."""
+    with transaction.atomic():
+        session = services.session_start(
+            connector=connector,
+            token=token,
+            auth_method=auth_method,
+            started_at=at,
+            authorization_reference=authorization_reference,
+            meter_id=meter_id,
+        )
+        if command_id is not None:
+            commands.command_session_started(command_id=command_id, session=session)
+    return session
 
 
 def meter_values(

@@ -49,6 +49,7 @@ _KWH = Decimal("0.0001")
 _KW = Decimal("0.001")
 _DC_TAPER_FROM = 0.5
 _DC_TAPER_TO = 0.1
+_RESERVED_DRIVER_WITHIN = timedelta(minutes=30)
 
 
 @dataclass
@@ -185,14 +186,14 @@ class Simulator:
         *,
         clock: Clock,
         rng: random.Random | None = None,
-        arrival_chance: float = 0.0,
+        arrivals_per_hour: float = 0.0,
         fault_chance: float = 0.0,
         offline_chance: float = 0.0,
         vehicle_factory: Callable[[random.Random], Vehicle] | None = None,
     ) -> None:
         self.clock = clock
         self.rng = rng or random.Random(0)
-        self.arrival_chance = arrival_chance
+        self.arrivals_per_hour = arrivals_per_hour
         self.fault_chance = fault_chance
         self.offline_chance = offline_chance
         self.vehicle_factory = vehicle_factory or _random_vehicle
@@ -220,6 +221,7 @@ class Simulator:
             self._safely(charger, partial(self._carry_out, charger, instruction, now))
         for charger in self.chargers.values():
             self._safely(charger, partial(self._live, charger, dt, now))
+        self._drivers_arrive(dt, now)
 
     def _safely(self, charger: SimCharger, act: Callable[[], None]) -> None:
         """A charger our services refuse (a session changed elsewhere) is reset, not fatal."""
@@ -234,11 +236,16 @@ class Simulator:
 
     # --- instructions ---
 
+    Outcome = tuple[CommandResultType, dict[str, Any] | None, Callable[[], None] | None]
+
     def _carry_out(
         self, charger: SimCharger, instruction: ChargerInstruction, now: datetime
     ) -> None:
-        handler = {
-            ChargerAction.START: self._start,
+        handlers: dict[
+            ChargerAction, Callable[[SimCharger, dict[str, Any], datetime], Simulator.Outcome]
+        ]
+        handlers = {
+            ChargerAction.START: partial(self._start, command_id=instruction.command_id),
             ChargerAction.STOP: self._stop,
             ChargerAction.RESERVE: self._reserve,
             ChargerAction.CANCEL_RESERVATION: self._cancel_reservation,
@@ -246,16 +253,22 @@ class Simulator:
             ChargerAction.SET_CHARGING_PROFILE: self._set_profile,
             ChargerAction.GET_CHARGING_PROFILE: self._get_profile,
             ChargerAction.CLEAR_CHARGING_PROFILE: self._clear_profile,
-        }[ChargerAction(instruction.action)]
+        }
+        handler = handlers[ChargerAction(instruction.action)]
         result, data, after = handler(charger, instruction.payload, now)
         if instruction.command_id is not None:
             port.command_outcome(command_id=instruction.command_id, result=result, data=data)
         if after is not None:
             after()
 
-    Outcome = tuple[CommandResultType, dict[str, Any] | None, Callable[[], None] | None]
-
-    def _start(self, charger: SimCharger, payload: dict[str, Any], now: datetime) -> Outcome:
+    def _start(
+        self,
+        charger: SimCharger,
+        payload: dict[str, Any],
+        now: datetime,
+        *,
+        command_id: int | None = None,
+    ) -> Outcome:
         if charger.status in (EvseStatus.OUTOFORDER, EvseStatus.INOPERATIVE):
             return CommandResultType.EVSE_INOPERATIVE, None, None
         token = Token.objects.select_related("owner").get(pk=payload["token_id"])
@@ -276,6 +289,7 @@ class Simulator:
                 AuthMethod.COMMAND,
                 str(payload.get("authorization_reference") or ""),
                 now,
+                command_id=command_id,
             )
 
         return CommandResultType.ACCEPTED, None, begin
@@ -357,8 +371,6 @@ class Simulator:
             self._charge(charger, dt, now)
             return
         self._maybe_trouble(charger, now)
-        if charger.status == EvseStatus.AVAILABLE and self._chance(self.arrival_chance):
-            self._driver_arrives(charger, now)
 
     def _charge(self, charger: SimCharger, dt: timedelta, now: datetime) -> None:
         vehicle, spec, session_id = charger.vehicle, charger.connector, charger.session_id
@@ -406,6 +418,8 @@ class Simulator:
         auth_method: str,
         authorization_reference: str,
         now: datetime,
+        *,
+        command_id: int | None = None,
     ) -> None:
         charger.vehicle, charger.connector = vehicle, spec
         charger.kwh, charger.full_since, charger.metered_at = 0.0, None, now
@@ -417,6 +431,7 @@ class Simulator:
             auth_method=auth_method,
             authorization_reference=authorization_reference,
             at=now,
+            command_id=command_id,
         )
         charger.session_id = session.pk
         charger.power_kw = min(vehicle.accepted_kw(spec.dc), self._limit_kw(charger, spec, now))
@@ -440,10 +455,35 @@ class Simulator:
         charger.metered_at = None
         self._status(charger, self._idle_status(charger))
 
-    def _driver_arrives(self, charger: SimCharger, now: datetime) -> None:
-        token = Token.objects.filter(type=TokenType.RFID, valid=True).order_by("?").first()
-        if token is None:
+    def _drivers_arrive(self, dt: timedelta, now: datetime) -> None:
+        """New drivers, ``arrivals_per_hour`` on average over the whole fleet, each at a free
+        charger picked at random (none free: the driver goes elsewhere). Drivers holding a
+        reservation turn up at their charger within about half an hour."""
+        if self.arrivals_per_hour <= 0:
             return
+        expected = self.arrivals_per_hour * dt.total_seconds() / 3600.0
+        arrivals = int(expected) + self._chance(expected - int(expected))
+        for _ in range(arrivals):
+            free = [c for c in self.chargers.values() if c.status == EvseStatus.AVAILABLE]
+            if not free:
+                break
+            charger = self.rng.choice(free)
+            token = Token.objects.filter(type=TokenType.RFID, valid=True).order_by("?").first()
+            if token is not None:
+                self._safely(charger, partial(self._driver_arrives, charger, token, now))
+        reserved_arrival = min(1.0, dt.total_seconds() / _RESERVED_DRIVER_WITHIN.total_seconds())
+        for charger in self.chargers.values():
+            if (
+                charger.status == EvseStatus.RESERVED
+                and charger.reserved_for is not None
+                and self._chance(reserved_arrival)
+            ):
+                token = Token.objects.filter(pk=charger.reserved_for).first()
+                if token is not None:
+                    self._safely(charger, partial(self._driver_arrives, charger, token, now))
+
+    def _driver_arrives(self, charger: SimCharger, token: Token, now: datetime) -> None:
+        """A driver badges a card at the charger: authorized, the car charges, then leaves."""
         decision = port.authorize_request(evse=charger.evse, uid=token.uid, token_type=token.type)
         if not decision.is_allowed or decision.token is None:
             return

@@ -118,9 +118,32 @@ def test_visibility_costs_a_bounded_number_of_queries(
         _hidden_for({"group_id": f"OTHER-{i}"})
     _hidden_for({"group_id": "FLEET-17"})
 
-    # One query for the unpublished lists, one for the token matches, one for the result.
+    # The state of the locations, the unpublished lists, the token matches, the result.
+    with django_assert_num_queries(4):
+        assert len(list(locations_visible_to(emsp))) == 1
+    # While no location changes, the lists are not read again.
     with django_assert_num_queries(3):
         assert len(list(locations_visible_to(emsp))) == 1
+
+
+def test_a_changed_list_is_read_again_at_once(emsp: Party) -> None:
+    TokenFactory.create(owner=emsp, group_id="FLEET-17")
+    hidden = _hidden_for({"group_id": "FLEET-00"})
+    assert hidden not in set(locations_visible_to(emsp))
+
+    hidden.publish_allowed_to = [{"group_id": "fleet-17"}]
+    hidden.save()
+
+    assert hidden in set(locations_visible_to(emsp))
+
+
+def test_values_with_quotes_and_backslashes_match_as_themselves(emsp: Party) -> None:
+    TokenFactory.create(owner=emsp, group_id='FLEET "A" \\ 1', visual_number='V"1\\')
+    by_group = _hidden_for({"group_id": 'fleet "a" \\ 1'})
+    by_number = _hidden_for({"visual_number": 'V"1\\'})
+    _hidden_for({"visual_number": 'v"1\\'})  # visual numbers compare as given
+
+    assert set(locations_visible_to(emsp)) == {by_group, by_number}
 
 
 def test_evses_for_location_include_removed_ones_with_connectors(db: None) -> None:

@@ -12,8 +12,11 @@ from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
 
+from locations.choices import Status
+from locations.services import evse_set_status
 from roaming.crypto import token_generate
 from roaming.models import Partner, Party
+from sessions_app.services import evse_status_report
 from tests.billing.factories import PriceComponentFactory, TariffElementFactory, TariffFactory
 from tests.locations.admin_forms import changeform_data
 from tests.locations.factories import ConnectorFactory, EVSEFactory, LocationFactory
@@ -177,3 +180,17 @@ def test_staff_see_the_trail_in_the_admin(staff_client) -> None:
     assert listing.status_code == 200
     assert "Audited site" in listing.content.decode()
     assert detail.status_code == 200
+
+
+def test_a_status_set_by_staff_is_recorded_and_one_reported_by_the_charger_is_not(
+    staff,
+) -> None:
+    evse = EVSEFactory.create(status=Status.AVAILABLE)
+    evse_status_report(evse=evse, status=Status.CHARGING)
+    assert _entries(evse) == []
+
+    with set_actor(staff):
+        evse_set_status(evses=[evse], status=Status.OUTOFORDER)
+    [entry] = _entries(evse)
+    assert entry.actor == staff
+    assert entry.changes_dict["status"] == [Status.CHARGING, Status.OUTOFORDER]

@@ -10,7 +10,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from sessions_app.models import Session, Token
+from sessions_app.choices import CommandType
+from sessions_app.models import Command, Session, Token
 from tests.sessions_app.factories import (
     ReservationFactory,
     SessionChargingPeriodFactory,
@@ -153,3 +154,37 @@ def test_changelist_query_count_does_not_grow_with_rows(
     factory.create_batch(4)
 
     assert _queries_to_render(admin_client, url) == with_one
+
+
+def start_command_of(session: Session, reference: str) -> Command:
+    return Command.objects.create(
+        command_type=CommandType.START_SESSION,
+        emsp=session.emsp,
+        version="2.2.1",
+        response_url="https://emsp.example.com/r/1",
+        request={"authorization_reference": reference},
+        deadline=session.start_date_time,
+        session=session,
+    )
+
+
+def test_command_list_shows_the_session_and_authorization_reference(
+    admin_client: Client,
+) -> None:
+    session = SessionFactory.create(ocpi_id="SES-LINKED", authorization_reference="AUTH-42")
+    start_command_of(session, "AUTH-42")
+
+    page = admin_client.get(_url("command", "changelist")).content.decode()
+
+    assert "SES-LINKED" in page
+    assert "AUTH-42" in page
+
+
+def test_session_page_lists_the_command_that_started_it(admin_client: Client) -> None:
+    session = SessionFactory.create()
+    command = start_command_of(session, "AUTH-43")
+
+    page = admin_client.get(_url("session", "change", session.pk)).content.decode()
+
+    assert "START_SESSION" in page
+    assert _url("command", "change", command.pk) in page

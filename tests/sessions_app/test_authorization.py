@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import httpx
 import pytest
+from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from roaming.choices import InterfaceRole, ModuleID
 from roaming.client import OcpiResponse, PermanentError, TransientError
-from roaming.models import PartnerEndpoint
-from sessions_app.authorization import token_authorize, token_lookup
+from roaming.models import Partner, PartnerEndpoint, PartnerState
+from sessions_app.authorization import _LOOKUP_SQL, token_authorize, token_lookup
 from sessions_app.choices import AuthMethod, AuthorizationAllowed, TokenType, WhitelistType
 from tests.locations.factories import EVSEFactory
 from tests.roaming.conftest import make_partner
@@ -149,3 +152,70 @@ def test_allowed_offline_without_a_known_tokens_endpoint_counts_as_unreachable(
 def test_never_without_a_known_tokens_endpoint_is_refused(emsp, monkeypatch) -> None:
     fake(monkeypatch)
     assert not token_authorize(uid=token(emsp, WhitelistType.NEVER).uid).is_allowed
+
+
+def test_lookup_reads_the_rest_of_the_token_when_asked(emsp) -> None:
+    t = token(emsp, WhitelistType.ALWAYS, contract_id="DE-EMS-C00000042")
+    found = token_lookup(uid=t.uid)
+    assert found is not None
+    assert found.owner == emsp
+    assert found.contract_id == "DE-EMS-C00000042"
+
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL plans and prepared statements"
+)
+
+
+@postgres_only
+def test_lookup_is_answered_from_the_lower_uid_index(emsp) -> None:
+    token(emsp, WhitelistType.ALWAYS)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {_LOOKUP_SQL}", ["04a1b2c3000001", "RFID"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "token_uid_lookup" in plan
+
+
+@postgres_only
+def test_lookup_in_a_failed_transaction_raises_djangos_error(emsp) -> None:
+    with transaction.atomic():
+        with connection.cursor() as cursor, contextlib.suppress(DatabaseError):
+            cursor.execute("SELECT 1/0")
+        with pytest.raises(DatabaseError):
+            token_lookup(uid="ANY")
+        transaction.set_rollback(True)
+
+
+def test_where_the_emsp_is_asked_is_remembered(emsp, emsp_connection, monkeypatch) -> None:
+    fake(monkeypatch, answer={"allowed": "ALLOWED"})
+    t = token(emsp, WhitelistType.NEVER)
+    token_authorize(uid=t.uid)
+    with CaptureQueriesContext(connection) as queries:
+        assert token_authorize(uid=t.uid).is_allowed
+    assert not any("partnerendpoint" in q["sql"] for q in queries.captured_queries)
+
+
+def test_a_tokens_endpoint_added_later_is_used_at_once(emsp, monkeypatch) -> None:
+    asked = fake(monkeypatch, answer={"allowed": "ALLOWED"})
+    t = token(emsp, WhitelistType.NEVER)
+    assert not token_authorize(uid=t.uid).is_allowed  # nobody to ask
+
+    partner, _ = make_partner(parties=[emsp])
+    PartnerEndpoint.objects.create(
+        partner=partner, module=ModuleID.TOKENS, role=InterfaceRole.SENDER, url=TOKENS_URL
+    )
+    assert token_authorize(uid=t.uid).is_allowed
+    assert len(asked.calls) == 1
+
+
+def test_a_suspended_connection_is_not_asked_even_when_remembered(
+    emsp, emsp_connection, monkeypatch
+) -> None:
+    asked = fake(monkeypatch, answer={"allowed": "ALLOWED"})
+    t = token(emsp, WhitelistType.NEVER)
+    token_authorize(uid=t.uid)
+    Partner.objects.filter(pk=emsp_connection.pk).update(state=PartnerState.SUSPENDED)
+
+    assert not token_authorize(uid=t.uid).is_allowed
+    assert len(asked.calls) == 1

@@ -26,6 +26,7 @@ from sessions_app.gateway.simulator import (
     profile_limit_kw,
 )
 from sessions_app.models import Command, Session
+from sessions_app.services import reservation_create
 from tests.locations.factories import ConnectorFactory
 from tests.sessions_app.conftest import Recorded
 from tests.sessions_app.factories import TokenFactory
@@ -219,8 +220,8 @@ def test_a_faulting_charger_goes_out_of_order(recorded: Recorded) -> None:
 def test_drivers_arriving_with_rfid_start_sessions_by_whitelist(recorded: Recorded) -> None:
     connector = ConnectorFactory.create()
     TokenFactory.create()
-    sim = simulator(connector, arrival_chance=1.0)
-    sim.step(60)
+    sim = simulator(connector, arrivals_per_hour=60)
+    sim.step(60)  # one driver a minute
     session = Session.objects.get()
     assert session.auth_method == "WHITELIST"
     assert session.evse == connector.evse
@@ -234,3 +235,39 @@ def test_a_charger_out_of_step_with_our_sessions_is_reset_not_fatal(recorded: Re
     Session.objects.update(status=SessionStatus.INVALID)  # changed behind the charger's back
     sim.step(60)
     assert sim.chargers[connector.evse_id].session_id is None
+
+
+def test_the_session_a_remote_start_produced_is_linked_to_its_command(recorded: Recorded) -> None:
+    connector = ConnectorFactory.create()
+    command = instruct_start(connector, TokenFactory.create())
+    simulator(connector).step(60)
+    command.refresh_from_db()
+    assert command.session == Session.objects.get()
+
+
+def test_a_driver_with_a_reservation_turns_up_at_the_reserved_charger(
+    recorded: Recorded,
+) -> None:
+    connector = ConnectorFactory.create()
+    token = TokenFactory.create()
+    TokenFactory.create()  # another driver, who finds no free charger
+    reservation = reservation_create(
+        emsp=token.owner,
+        token=token,
+        reservation_id="R-SIM",
+        location=connector.evse.location,
+        evse=connector.evse,
+        held_at=connector.evse,
+        expiry_date=T0 + timedelta(hours=1),
+        at=T0,
+    )
+    sim = simulator(connector, arrivals_per_hour=1)
+    charger = sim.chargers[connector.evse_id]
+    charger.status, charger.reserved_for = Status.RESERVED, token.pk
+
+    sim.step(30 * 60)  # the reserved driver comes within half an hour
+
+    session = Session.objects.get()
+    assert session.pk == reservation.session_id
+    assert session.token == token
+    assert session.status == SessionStatus.ACTIVE

@@ -468,12 +468,8 @@ def _apply(cdr: CDR, v: Mapping[str, Any], owner: Party) -> None:
 def _link(cdr: CDR, owner: Party) -> None:
     """Point the CDR at our session and location rows when we have them."""
     if cdr.ocpi_session_id:
-        cdr.session = Session.objects.filter(
-            owner=owner, ocpi_id__iexact=cdr.ocpi_session_id
-        ).first()
-    cdr.location = Location.objects.filter(
-        owner=owner, ocpi_id__iexact=cdr.cdr_location["id"]
-    ).first()
+        cdr.session = Session.objects.filter(owner=owner, ocpi_id__ci=cdr.ocpi_session_id).first()
+    cdr.location = Location.objects.filter(owner=owner, ocpi_id__ci=cdr.cdr_location["id"]).first()
 
 
 def cdr_from_ocpi(data: Any, *, owner: Party, version: OcpiVersion) -> CDR:
@@ -485,7 +481,7 @@ def cdr_from_ocpi(data: Any, *, owner: Party, version: OcpiVersion) -> CDR:
     validated = validate(CDR_SERIALIZERS[version], data)
     ensure_owner_code(validated, owner)
     with transaction.atomic():
-        if CDR.objects.filter(owner=owner, ocpi_id__iexact=validated["id"]).exists():
+        if CDR.objects.filter(owner=owner, ocpi_id__ci=validated["id"]).exists():
             raise serializers.ValidationError(
                 {"id": ["We have this CDR already; a CDR never changes (send a credit CDR)."]}
             )

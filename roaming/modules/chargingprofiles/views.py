@@ -3,9 +3,10 @@
 * PUT {session_id} with a SetChargingProfile; GET {session_id}?duration=&response_url= for the
   active profile; DELETE {session_id}?response_url= to clear it. Bad or missing parameters: 2001
   naming them.
-* A session we do not have: UNKNOWN_SESSION; one of another eMSP, or no longer under way:
-  REJECTED. Otherwise ACCEPTED with the timeout, and the charger's result is POSTed to the
-  response_url (REJECTED, or UNKNOWN for a GET, when the charger does not answer in time).
+* A session we do not have, or one of another eMSP: UNKNOWN_SESSION (another eMSP's session
+  is not revealed to exist); one no longer under way: REJECTED. Otherwise ACCEPTED with the
+  timeout, and the charger's result is POSTed to the response_url (REJECTED, or UNKNOWN for a
+  GET, when the charger does not answer in time).
 """
 
 from __future__ import annotations
@@ -67,12 +68,15 @@ class ChargingProfileView(OcpiView):
         if not isinstance(request.data, dict):
             raise InvalidParametersError("The request body must be a SetChargingProfile object")
         body = validate(SetChargingProfileSerializer, request.data)
+        profile = profile_json(body["charging_profile"])
+        # What was validated is kept, not the raw body: unknown fields may hold what the
+        # database cannot store (a "\u0000" key made PostgreSQL refuse the row).
         return self._ask(
             CommandType.SET_CHARGING_PROFILE,
             session_id,
             body["response_url"],
-            {"charging_profile": profile_json(body["charging_profile"])},
-            request_body=request.data,
+            {"charging_profile": profile},
+            request_body={"charging_profile": profile, "response_url": body["response_url"]},
         )
 
     def delete(self, request: Request, *, session_id: str, **kwargs: Any) -> Response:
@@ -94,9 +98,10 @@ class ChargingProfileView(OcpiView):
         *,
         request_body: dict[str, Any],
     ) -> Response:
+        emsp = self._emsp()
         origin = CommandOrigin(
             partner=self.partner,
-            emsp=self._emsp(),
+            emsp=emsp,
             version=self.ocpi_version,
             response_url=response_url,
             request=request_body,
@@ -104,7 +109,7 @@ class ChargingProfileView(OcpiView):
         receipt = charging_profile_request(
             origin=origin,
             command_type=command_type,
-            session=self._session(session_id),
+            session=self._session(session_id, emsp=emsp),
             payload=payload,
         )
         return ocpi_response(receipt_to_ocpi(receipt))
@@ -119,8 +124,9 @@ class ChargingProfileView(OcpiView):
             )
         return only[0]
 
-    def _session(self, session_id: str) -> Session | None:
-        ours = Session.objects.filter(owner__is_ours=True)
+    def _session(self, session_id: str, *, emsp: Party) -> Session | None:
+        """Our session with this id of the eMSP's drivers; another eMSP's is not found."""
+        ours = Session.objects.filter(owner__is_ours=True, emsp=emsp)
         if self.routing is not None and self.routing.to_party is not None:
             ours = ours.filter(owner=self.routing.to_party)
         return (

@@ -8,8 +8,9 @@ Answers, and why:
 * A location we do not have, or that the eMSP may not see: 2003 (unknown location), with a
   REJECTED CommandResponse as data. An EVSE or connector unknown at a known location, or one
   that cannot carry out the command: REJECTED.
-* STOP_SESSION of a session we do not have: UNKNOWN_SESSION; of a session of another eMSP:
-  REJECTED (the spec's words: not a customer of the eMSP that sends the request).
+* STOP_SESSION of a session we do not have, or of a session of another eMSP: UNKNOWN_SESSION.
+  OCPI would allow REJECTED for the latter, but that would tell an eMSP which session ids exist
+  for others; to the eMSP, another's session is one it cannot know.
 * Otherwise ACCEPTED with the timeout: the charger's result follows to the response_url, or
   TIMEOUT when it does not answer in time.
 * The token of START_SESSION and RESERVE_NOW is the eMSP's to vouch for: it is not checked, only
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from rest_framework.request import Request
@@ -33,11 +35,16 @@ from roaming.modules.commands.serializers import (
     CommandResponseSerializer,
     receipt_to_ocpi,
 )
-from roaming.modules.common import V2_1_1, Json, validate
+from roaming.modules.common import V2_1_1, Json, storable_json, validate
 from roaming.modules.locations.selectors import connector_find, evse_find, location_find
 from roaming.openapi import Card, OcpiDescription, Operation
 from roaming.transport.envelope import ocpi_response
-from roaming.transport.errors import InvalidParametersError, NotFoundError, UnknownLocationError
+from roaming.transport.errors import (
+    InvalidParametersError,
+    NotFoundError,
+    UnknownLocationError,
+    validation_message,
+)
 from roaming.transport.views import OcpiView
 from roaming.visibility import Audience, locations_visible
 from sessions_app.choices import CommandResponseType, CommandType, TokenType
@@ -88,6 +95,8 @@ class CommandView(OcpiView):
         version = self.ocpi_version
         if command not in CommandType.values or command not in REQUEST_SERIALIZERS:
             raise NotFoundError(f"No command {command}")
+        if not isinstance(request.data, dict):
+            raise InvalidParametersError("The request body must be a JSON object")
         if command not in COMMANDS[version]:
             receipt = CommandReceipt(
                 CommandResponseType.NOT_SUPPORTED,
@@ -95,15 +104,13 @@ class CommandView(OcpiView):
                 f"OCPI {version} has no {command}",
             )
             return ocpi_response(receipt_to_ocpi(receipt, version))
-        if not isinstance(request.data, dict):
-            raise InvalidParametersError("The request body must be a JSON object")
         body = validate(REQUEST_SERIALIZERS[command][version], request.data)
         origin = CommandOrigin(
             partner=self.partner,
             emsp=self._emsp(body),
             version=version,
             response_url=body["response_url"],
-            request=request.data,
+            request=storable_json(request.data),
         )
         handler = getattr(self, f"_{command.lower()}")
         answer: CommandReceipt = handler(origin, body)
@@ -133,7 +140,7 @@ class CommandView(OcpiView):
         )
 
     def _stop_session(self, origin: CommandOrigin, body: Json) -> CommandReceipt:
-        session = self._session(body["session_id"])
+        session = self._session(body["session_id"], emsp=origin.emsp)
         return command_stop_session(origin=origin, session=session)
 
     def _reserve_now(self, origin: CommandOrigin, body: Json) -> CommandReceipt:
@@ -211,9 +218,9 @@ class CommandView(OcpiView):
             return _rejected(f"No EVSE {evse_uid} at location {location.ocpi_id}")
         return evse
 
-    def _session(self, session_id: str) -> Session | None:
-        """Our session with this id; of any eMSP, so that another's can be told apart (REJECTED)."""
-        ours: QuerySet[Session] = Session.objects.filter(owner__is_ours=True)
+    def _session(self, session_id: str, *, emsp: Party) -> Session | None:
+        """Our session with this id of the eMSP's drivers; another eMSP's is not found."""
+        ours: QuerySet[Session] = Session.objects.filter(owner__is_ours=True, emsp=emsp)
         if self.routing is not None and self.routing.to_party is not None:
             ours = ours.filter(owner=self.routing.to_party)
         return (
@@ -239,13 +246,18 @@ class CommandView(OcpiView):
         if found is not None:
             return found
         values: dict[str, Any] = {k: data[k] for k in _TOKEN_FIELDS if data.get(k) is not None}
-        return token_upsert(
-            sender=owner,
-            owner=owner,
-            uid=data["uid"],
-            token_type=token_type,
-            values=TokenValues(**values),  # type: ignore[typeddict-item]
-        ).token
+        try:
+            return token_upsert(
+                sender=owner,
+                owner=owner,
+                uid=data["uid"],
+                token_type=token_type,
+                values=TokenValues(**values),  # type: ignore[typeddict-item]
+            ).token
+        except DjangoValidationError as error:  # a token our model refuses (uid "\x1b"): 2001
+            raise InvalidParametersError(
+                validation_message({"token": error.message_dict})
+            ) from error
 
 
 def _rejected(message: str) -> CommandReceipt:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from django.db.models import JSONField, Model, Prefetch, QuerySet, Subquery, TextField
+from django.db.models import JSONField, Max, Model, Prefetch, QuerySet, TextField
 from django.db.models.functions import Cast, Lower
 
 from locations.models import EVSE, Connector, Location
@@ -133,36 +133,27 @@ def location_page_ids(queryset: QuerySet[Location]) -> QuerySet[Location]:
     and its owner per row would cost more than the rest of the page. The owner's codes are part
     of a location's rendered JSON and so of its cache key.
     """
-    rows = queryset.annotate(
-        # Uncorrelated: evaluated once per query, from the ends of the indexes.
-        newest=Subquery(Location.objects.order_by("-last_updated").values("last_updated")[:1]),
-        highest_pk=Subquery(Location.objects.order_by("-pk").values("pk")[:1]),
-    ).values_list(
-        "pk",
-        "last_updated",
-        "owner__country_code",
-        "owner__party_id",
-        "newest",
-        "highest_pk",
-        named=True,
+    rows = queryset.values_list(
+        "pk", "last_updated", "owner__country_code", "owner__party_id", named=True
     )
     return cast(QuerySet[Location], rows)
 
 
-def location_count_stamp(visible: QuerySet[Location]) -> Callable[[list[Any]], str]:
-    """The name of the state of the `visible` set, for reusing its count (see ``paginate``).
+def location_set_stamp(visible: QuerySet[Location]) -> Callable[[], str]:
+    """The name of the current state of the `visible` set, for reusing its count and marks.
 
     The visibility query with its parameters (which unpublished locations this audience may
-    see, which of our identities it addresses), and, from a page row, the newest last_updated
-    and the highest primary key of all locations: any insert, any change of a location, its
-    EVSEs or connectors (publication included) moves one of them.
+    see, which of our identities it addresses), and the newest last_updated and the highest
+    primary key of all locations (one query reading the ends of two indexes): any insert, any
+    change of a location, its EVSEs or connectors (publication included) moves one of them.
     """
     sql, params = visible.query.sql_with_params()
     visibility = hashlib.sha1(repr((sql, params)).encode()).hexdigest()
 
-    def stamp(page: list[Any]) -> str:
-        row = page[0]
-        return f"locations:{visibility}:{row.newest.isoformat()}:{row.highest_pk}"
+    def stamp() -> str:
+        ends = Location.objects.aggregate(newest=Max("last_updated"), highest_pk=Max("pk"))
+        newest = ends["newest"].isoformat() if ends["newest"] else ""
+        return f"locations:{visibility}:{newest}:{ends['highest_pk']}"
 
     return stamp
 

@@ -663,7 +663,7 @@ def location_from_ocpi(data: Any, *, owner: Party, version: OcpiVersion) -> Loca
     ensure_owner_code(validated, owner)
     with transaction.atomic():
         location = Location.objects.filter(
-            owner=owner, ocpi_id__iexact=validated["id"]
+            owner=owner, ocpi_id__ci=validated["id"]
         ).first() or Location(owner=owner)
         _apply_location(location, validated, version)
         full_clean(location, names=_LOCATION_NAMES, exclude=_ENUM_COLUMNS)

@@ -16,10 +16,10 @@ from roaming.modules.locations.cache import LocationStamp, rendered_locations
 from roaming.modules.locations.selectors import (
     connector_find,
     evse_find,
-    location_count_stamp,
     location_find,
     location_page_ids,
     location_rows,
+    location_set_stamp,
     location_stamps,
 )
 from roaming.modules.locations.serializers import (
@@ -41,9 +41,7 @@ class LocationListView(OcpiView):
     def get(self, request: Request, **kwargs: Any) -> Response:
         audience = Audience.of(self.partner, self.routing)
         visible = locations_visible(audience)
-        page = paginate(
-            request, location_page_ids(visible), count_stamp=location_count_stamp(visible)
-        )
+        page = paginate(request, location_page_ids(visible), set_stamp=location_set_stamp(visible))
         version = self.ocpi_version
 
         def render(pks: list[int]) -> list[tuple[LocationStamp, bytes]]:

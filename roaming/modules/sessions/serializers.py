@@ -343,15 +343,13 @@ SESSION_SERIALIZERS: dict[str, type[serializers.Serializer]] = {
 
 def connector_of(owner: Party, validated: Mapping[str, Any]) -> Connector:
     """The connector a session or CDR names by location_id, evse_uid and connector_id."""
-    location = Location.objects.filter(
-        owner=owner, ocpi_id__iexact=validated["location_id"]
-    ).first()
+    location = Location.objects.filter(owner=owner, ocpi_id__ci=validated["location_id"]).first()
     if location is None:
         raise serializers.ValidationError({"location_id": ["No such location of ours."]})
-    evse = location.evses.filter(uid__iexact=validated["evse_uid"]).first()
+    evse = location.evses.filter(uid__ci=validated["evse_uid"]).first()
     if evse is None:
         raise serializers.ValidationError({"evse_uid": ["No such EVSE at this location."]})
-    connector = evse.connectors.filter(ocpi_id__iexact=validated["connector_id"]).first()
+    connector = evse.connectors.filter(ocpi_id__ci=validated["connector_id"]).first()
     if connector is None:
         raise serializers.ValidationError({"connector_id": ["No such connector at this EVSE."]})
     connector.evse = evse
@@ -363,7 +361,7 @@ def token_of_211(auth_id: str, *, field: str = "auth_id") -> Token:
     """2.1.1 names the token by its auth_id, which we store as the contract id."""
     token = (
         Token.objects.select_related("owner")
-        .filter(contract_id__iexact=auth_id)
+        .filter(contract_id__ci=auth_id)
         .order_by("-last_updated")
         .first()
     )
@@ -391,7 +389,7 @@ def emsp_and_token(validated: Json, version: OcpiVersion) -> tuple[Party, Token 
     cdr_token = validated["cdr_token"]
     emsp = party_by_code(cdr_token["country_code"], cdr_token["party_id"], field="cdr_token")
     found = Token.objects.filter(
-        owner=emsp, uid__iexact=cdr_token["uid"], type=cdr_token["type"]
+        owner=emsp, uid__ci=cdr_token["uid"], type=cdr_token["type"]
     ).first()
     return emsp, found
 
@@ -439,7 +437,7 @@ def session_from_ocpi(data: Any, *, owner: Party, version: OcpiVersion) -> Sessi
         connector = connector_of(owner, validated)
         emsp, token = emsp_and_token(validated, version)
         session = Session.objects.filter(
-            owner=owner, ocpi_id__iexact=validated["id"]
+            owner=owner, ocpi_id__ci=validated["id"]
         ).first() or Session(owner=owner)
         _apply(session, validated, connector)
         session.emsp, session.token = emsp, token

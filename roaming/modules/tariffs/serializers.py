@@ -424,9 +424,9 @@ def tariff_from_ocpi(data: Any, *, owner: Party, version: OcpiVersion) -> Tariff
     validated = validate(TARIFF_SERIALIZERS[version], data)
     ensure_owner_code(validated, owner)
     with transaction.atomic():
-        tariff = Tariff.objects.filter(
-            owner=owner, ocpi_id__iexact=validated["id"]
-        ).first() or Tariff(owner=owner)
+        tariff = Tariff.objects.filter(owner=owner, ocpi_id__ci=validated["id"]).first() or Tariff(
+            owner=owner
+        )
         _apply(tariff, validated, version)
         full_clean(tariff, names=_NAMES)
         tariff.save(touch=False)

@@ -14,8 +14,9 @@ Choices for versions that cannot say what we store:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from rest_framework import serializers
@@ -39,6 +40,7 @@ from roaming.modules.common import (
     validate,
 )
 from roaming.ownership import ensure_partner_emsp
+from roaming.transport.datetimes import parse_datetime
 from sessions_app.choices import ProfileType, TokenType, WhitelistType
 from sessions_app.models import Token
 
@@ -154,7 +156,34 @@ def _owner(validated: Mapping[str, Any], given: Party | None, version: OcpiVersi
     return named
 
 
-def _apply(token: Token, v: Mapping[str, Any], version: OcpiVersion) -> None:
+# Model fields a Token of each version sets (2.1.1 has no owner fields, group_id,
+# default_profile_type or energy_contract: those keep what is stored).
+_FIELDS_211 = (
+    "uid",
+    "type",
+    "contract_id",
+    "visual_number",
+    "issuer",
+    "valid",
+    "whitelist",
+    "language",
+    "last_updated",
+)
+_FIELDS_22 = (*_FIELDS_211, "group_id", "default_profile_type", "energy_contract")
+
+
+def token_fields(version: OcpiVersion) -> tuple[str, ...]:
+    """The model fields that a Token of the version sets (``token_assign`` writes these)."""
+    return _FIELDS_211 if version == V2_1_1 else _FIELDS_22
+
+
+def token_assign(token: Token, validated: Mapping[str, Any], version: OcpiVersion) -> None:
+    """Set the token's fields from a validated Token of the version (owner and pk untouched).
+
+    Optional text fields absent or null are stored empty; fields the version does not have are
+    left as they are.
+    """
+    v = validated
     token.uid = v["uid"]
     token.type = v["type"]
     token.contract_id = v["contract_id"]
@@ -171,6 +200,122 @@ def _apply(token: Token, v: Mapping[str, Any], version: OcpiVersion) -> None:
         token.energy_contract = None if energy_contract is None else compact(energy_contract)
 
 
+class ReadToken(NamedTuple):
+    """A validated Token; ``model_checked``: the model's own rules are known to hold too."""
+
+    validated: Json
+    model_checked: bool
+
+
+class TokenReader:
+    """Validates many Token objects of one version (a pull's pages) at little cost per token.
+
+    A token made only of plain values (printable text without surrounding spaces, within its
+    length, known enum values, a boolean, a parseable date-time, no energy contract) is checked
+    directly: the inbound serializer would take it unchanged, and the model would accept it.
+    Anything else goes through the inbound serializer, which decides and names the errors; its
+    result still needs the model's validation (``model_checked`` False).
+    """
+
+    def __init__(self, version: OcpiVersion) -> None:
+        self.version = version
+        self.serializer_class = TOKEN_SERIALIZERS[version]
+        self.types = TOKEN_TYPES[version]
+        self.names_owner = version != V2_1_1
+        self.contract_key = "auth_id" if version == V2_1_1 else "contract_id"
+
+    def read(self, data: Any) -> ReadToken:
+        """The validated token; raises DRF ``ValidationError`` naming every bad field."""
+        plain = self._plain(data) if type(data) is dict else None
+        if plain is not None:
+            return ReadToken(plain, True)
+        return ReadToken(validate(self.serializer_class, data), False)
+
+    def _plain(self, data: dict[str, Any]) -> Json | None:
+        """The validated token when every value is plain; None when the serializer must decide."""
+        get = data.get
+        uid, token_type, contract_id = get("uid"), get("type"), get(self.contract_key)
+        issuer, valid, whitelist = get("issuer"), get("valid"), get("whitelist")
+        last_updated = get("last_updated")
+        if (
+            type(uid) is not str
+            or not _OCPI_ID.fullmatch(uid)
+            or type(token_type) is not str
+            or token_type not in self.types
+            or not _plain_text(contract_id, 36)
+            or not _plain_text(issuer, 64)
+            or type(valid) is not bool
+            or type(whitelist) is not str
+            or whitelist not in _WHITELISTS
+            or type(last_updated) is not str
+            or get("energy_contract") is not None
+        ):
+            return None
+        try:
+            updated_at = parse_datetime(last_updated)
+        except ValueError:
+            return None
+        values: Json = {
+            "uid": uid,
+            "type": token_type,
+            "contract_id": contract_id,
+            "issuer": issuer,
+            "valid": valid,
+            "whitelist": whitelist,
+            "last_updated": updated_at,
+        }
+        for name, limit in _OPTIONAL_TEXT[self.version]:
+            value = get(name)
+            if value is not None and value != "" and not _plain_text(value, limit):
+                return None
+            values[name] = value
+        language = get("language")
+        if language is not None:
+            if type(language) is not str or not _LANGUAGE.fullmatch(language):
+                return None
+            language = language.lower()
+        values["language"] = language
+        if self.names_owner:
+            country_code, party_id = get("country_code"), get("party_id")
+            profile = get("default_profile_type")
+            if (
+                type(country_code) is not str
+                or not _COUNTRY_CODE.fullmatch(country_code)
+                or type(party_id) is not str
+                or not _PARTY_ID.fullmatch(party_id)
+                or not (profile is None or (type(profile) is str and profile in _PROFILES))
+            ):
+                return None
+            values.update(
+                country_code=country_code, party_id=party_id, default_profile_type=profile
+            )
+        return values
+
+
+_OCPI_ID = re.compile(r"[\x21-\x7E]{1,36}")
+_LANGUAGE = re.compile(r"[A-Za-z]{2}")
+_COUNTRY_CODE = re.compile(r"[A-Za-z]{2}")
+_PARTY_ID = re.compile(r"[A-Za-z0-9]{3}")
+_WHITELISTS = frozenset(WhitelistType.values)
+_PROFILES = frozenset(ProfileType.values)
+_OPTIONAL_TEXT: dict[str, tuple[tuple[str, int], ...]] = {
+    V2_1_1: (("visual_number", 64),),
+    V2_2_1: (("visual_number", 64), ("group_id", 36)),
+    V2_3_0: (("visual_number", 64), ("group_id", 36)),
+}
+
+
+def _plain_text(value: Any, limit: int) -> bool:
+    """Text the serializer keeps as it is: printable, not blank, no surrounding spaces."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= limit
+        and value.isprintable()
+        and not value[0].isspace()
+        and not value[-1].isspace()
+    )
+
+
 def token_from_ocpi(data: Any, *, version: OcpiVersion, owner: Party | None = None) -> Token:
     """Create or update a partner's token from a Token object; ``last_updated`` is kept as given.
 
@@ -182,9 +327,9 @@ def token_from_ocpi(data: Any, *, version: OcpiVersion, owner: Party | None = No
     ensure_partner_emsp(party)
     with transaction.atomic():
         token = Token.objects.filter(
-            owner=party, uid__iexact=validated["uid"], type=validated["type"]
+            owner=party, uid__ci=validated["uid"], type=validated["type"]
         ).first() or Token(owner=party)
-        _apply(token, validated, version)
+        token_assign(token, validated, version)
         names = _NAMES_211 if version == V2_1_1 else {}
         full_clean(token, names=names, exclude=_ENUM_COLUMNS)
         token.save()

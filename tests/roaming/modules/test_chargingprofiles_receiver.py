@@ -105,10 +105,10 @@ def test_profile_of_an_unknown_session_is_unknown_session(client, emsp_token) ->
     assert data(put(client, emsp_token, "NOPE", body))["result"] == "UNKNOWN_SESSION"
 
 
-def test_profile_of_another_partys_session_is_rejected(client, emsp_token, outsider) -> None:
+def test_profile_of_another_partys_session_is_unknown_session(client, emsp_token, outsider) -> None:
     theirs = SessionFactory.create(token=TokenFactory.create(owner=outsider))
     body = {"charging_profile": PROFILE, "response_url": RESPONSE_URL}
-    assert data(put(client, emsp_token, theirs.ocpi_id, body))["result"] == "REJECTED"
+    assert data(put(client, emsp_token, theirs.ocpi_id, body))["result"] == "UNKNOWN_SESSION"
 
 
 def test_profile_of_a_finished_session_is_rejected(client, emsp, emsp_token) -> None:

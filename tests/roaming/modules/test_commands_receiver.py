@@ -182,10 +182,12 @@ def test_stop_session_of_an_unknown_session_is_unknown_session(client, emsp_toke
     assert data(post(client, emsp_token, "STOP_SESSION", body))["result"] == "UNKNOWN_SESSION"
 
 
-def test_stop_session_of_another_partys_session_is_rejected(client, emsp_token, outsider) -> None:
+def test_stop_session_of_another_partys_session_is_unknown_session(
+    client, emsp_token, outsider
+) -> None:
     theirs = SessionFactory.create(token=TokenFactory.create(owner=outsider))
     body = {"response_url": RESPONSE_URL, "session_id": theirs.ocpi_id}
-    assert data(post(client, emsp_token, "STOP_SESSION", body))["result"] == "REJECTED"
+    assert data(post(client, emsp_token, "STOP_SESSION", body))["result"] == "UNKNOWN_SESSION"
     assert not Command.objects.exists()
 
 

@@ -182,3 +182,57 @@ def test_the_default_schedules_are_stored_for_beat(db) -> None:
         30,
         "seconds",
     )
+
+
+def test_a_full_pull_keeps_valid_the_listed_tokens_it_did_not_write(peer, source, emsp) -> None:
+    rejected = TokenFactory.create(owner=emsp, uid="04000001")
+    newer_here = TokenFactory.create(
+        owner=emsp, uid="04000002", last_updated=datetime.fromisoformat("2026-06-01T00:00+00:00")
+    )
+    missing = TokenFactory.create(owner=emsp, uid="04000003")
+    peer.tokens = [token_json("04000001", whitelist="SOMETIMES"), token_json("04000002")]
+
+    run = tokens_pull(partner=source, full=True)
+
+    assert (run.rejected, run.updated, run.invalidated) == (1, 0, 1)
+    assert [Token.objects.get(pk=token.pk).valid for token in (rejected, newer_here, missing)] == [
+        True,
+        True,
+        False,
+    ]
+
+
+def test_a_2_1_1_pull_keeps_what_the_version_cannot_say(peer, emsp) -> None:
+    old = connect(peer, parties=[emsp], version=OcpiVersion.V2_1_1)
+    stored = TokenFactory.create(
+        owner=emsp,
+        uid="04000001",
+        group_id="FLEET7",
+        default_profile_type="GREEN",
+        energy_contract={"supplier_name": "Greenpower"},
+        last_updated=datetime.fromisoformat("2026-01-01T00:00+00:00"),
+    )
+    token = token_json("04000001", valid=False)
+    for key in ("country_code", "party_id", "contract_id"):
+        del token[key]
+    peer.tokens = [{**token, "auth_id": "DE-EMS-C00000001"}]
+
+    run = tokens_pull(partner=old)
+
+    stored.refresh_from_db()
+    assert run.updated == 1
+    assert (stored.valid, stored.contract_id) == (False, "DE-EMS-C00000001")
+    assert (stored.group_id, stored.default_profile_type, stored.energy_contract) == (
+        "FLEET7",
+        "GREEN",
+        {"supplier_name": "Greenpower"},
+    )
+
+
+def test_a_token_the_model_refuses_is_rejected_with_the_field_named(peer, source) -> None:
+    peer.tokens = [token_json("04 000001"), token_json("04000002")]  # a uid with a space
+
+    run = tokens_pull(partner=source)
+
+    assert (run.created, run.rejected) == (1, 1)
+    assert run.rejections[0]["errors"][0].startswith("uid:")

@@ -230,8 +230,9 @@ def test_staff_who_may_only_look_cannot_resend(client, db) -> None:
 
 
 def test_a_delivered_row_links_to_the_calls_made_for_its_object(
-    admin_client, peer, receiver
+    admin_client, peer, receiver, settings
 ) -> None:
+    settings.OCPI_PUSH_EXCHANGE_LOG_SAMPLE = 1  # every successful call logged
     tariff = PriceComponentFactory.create(element__tariff__ocpi_id="T1").element.tariff
     action(admin_client, "billing_tariff", "delete_selected", [tariff.pk], post="yes")
     deliver(receiver)

@@ -15,6 +15,7 @@ from locations.services import evse_set_status
 from roaming.choices import OcpiVersion
 from roaming.models import (
     DeliveredObject,
+    ExchangeLog,
     OutboxRow,
     OutboxState,
     PushChannel,
@@ -221,6 +222,26 @@ def test_a_refusal_is_dead_lettered_with_the_answer_and_the_batch_goes_on(peer, 
     assert "elements: required" in dead.partner_answer
     assert delivered.state == OutboxState.DELIVERED
     assert PushChannel.objects.get(partner=receiver).retry_at is None
+
+
+def test_successful_calls_are_logged_as_a_sample_and_failed_ones_in_full(
+    peer, receiver, settings
+) -> None:
+    settings.OCPI_PUSH_EXCHANGE_LOG_SAMPLE = 0
+    for ocpi_id in ("BAD", "GOOD1", "GOOD2"):
+        with transaction.atomic():
+            push_tariff_changed(tariff=tariff(ocpi_id))
+    peer.answer_next(Answer(400, 2001, "elements: required"))
+
+    deliver(receiver)
+
+    assert states() == [OutboxState.DEAD, OutboxState.DELIVERED, OutboxState.DELIVERED]
+    [logged] = ExchangeLog.objects.all()
+    assert (logged.method, logged.http_status, logged.ocpi_status) == ("PUT", 400, 2001)
+    assert logged.url.endswith("/tariffs/NL/OPN/BAD")
+    assert "elements: required" in logged.response_body
+    stats = PushStats.objects.get(partner=receiver)
+    assert (stats.delivered, stats.dead) == (2, 1)
 
 
 def test_an_ocpi_client_error_in_a_200_answer_is_dead_lettered(peer, receiver) -> None:

@@ -101,6 +101,23 @@ def test_an_evse_status_change_is_queued_as_a_patch_of_the_evse(receiver) -> Non
     assert row.object_id == evse.pk
 
 
+def test_a_recorded_row_holds_the_models_defaults_in_every_other_column(peer, emsp) -> None:
+    """Rows are inserted in one statement for all partners, bypassing the model: same result."""
+    partners = [connect(peer, parties=[emsp], name=f"Receiver {n}") for n in range(3)]
+    evse = EVSEFactory.create(uid="EVSE1", location__ocpi_id="LOC1")
+    evse_set_status(evses=[evse], status=Status.CHARGING)
+    made_here = {"id", "partner", "created_at", "next_attempt_at"}
+    made_here |= {"kind", "module", "object_id", "object_key", "operation", "fields"}
+    defaults = OutboxRow()
+    queued = rows()
+    assert sorted(row.partner_id for row in queued) == sorted(p.pk for p in partners)
+    for row in queued:
+        for field in OutboxRow._meta.concrete_fields:
+            if field.name not in made_here:
+                assert getattr(row, field.attname) == getattr(defaults, field.attname), field.name
+        assert row.created_at == row.next_attempt_at == queued[0].created_at
+
+
 def test_a_connector_change_is_queued_at_connector_granularity(receiver) -> None:
     connector = ConnectorFactory.create(
         ocpi_id="2", evse__uid="E/1", evse__location__ocpi_id="LOC1"
