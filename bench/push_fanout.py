@@ -17,8 +17,9 @@ database whose name contains "bench" is used, never `test`) and the Redis databa
    partner each), and the time from their commit until the outbox is empty: the most
    deliveries/s the workers manage while no changes are being made;
 4. sustained phase: --generators processes change the status of random EVSEs through the
-   production service (``locations.services.evse_set_status``: the EVSE and its outbox rows in
-   one transaction, the partners nudged on commit) at --rate changes/s in total for --duration
+   production service a charger's status report goes through
+   (``sessions_app.services.evse_status_report``: the EVSE and its outbox rows in one
+   transaction, the partners nudged on commit) at --rate changes/s in total for --duration
    seconds; every change is one outbox row per partner, so 100 changes/s ask for 1,000
    deliveries/s. Then it waits until the outbox is empty;
 5. burst phase: --burst-factor times the rate for --burst-seconds, and the time from the end of
@@ -308,7 +309,7 @@ def generator_main(
     django_setup(url, broker)
     from locations.choices import Status
     from locations.models import EVSE
-    from locations.services import evse_set_status
+    from sessions_app.services import evse_status_report
 
     evses = list(
         EVSE.objects.filter(location__ocpi_id__startswith="BENCH")
@@ -332,7 +333,7 @@ def generator_main(
             lags.append(-pause)
         evse = rng.choice(evses)
         status = Status.CHARGING if evse.status == Status.AVAILABLE else Status.AVAILABLE
-        evse_set_status(evses=[evse], status=status)
+        evse_status_report(evse=evse, status=status)
     ended = time.time()
     print(
         json.dumps(
