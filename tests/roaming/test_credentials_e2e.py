@@ -16,6 +16,7 @@ from django.core.management import CommandError, call_command
 from roaming.choices import ModuleID, OcpiVersion, Role
 from roaming.credentials.services import partner_invite, partner_rotate, partner_unregister
 from roaming.models import ExchangeLog, Partner, PartnerState, Party
+from tests.roaming.conftest import make_partner
 from tests.roaming.peer import Peer, request
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -90,6 +91,25 @@ def test_registration_stores_endpoints_and_parties(ocpi_base, peer, invitation) 
     assert partner.endpoints.count() == 2  # the custom module is skipped
     assert [party.code for party in partner.parties.all()] == ["DE-PEE"]
     assert partner.versions_url == peer.versions_url
+
+
+def test_a_registration_claiming_another_connections_party_answers_2001(
+    ocpi_base, invitation
+) -> None:
+    owner = Party.objects.create(
+        country_code="NL", party_id="AAA", name="eMSP AAA", roles=[Role.EMSP.value]
+    )
+    connection, _ = make_partner(parties=[owner])
+    partner, token_a = invitation
+
+    with Peer(country_code="NL", party_id="AAA") as impostor:
+        answer = impostor.register_with(versions_url(ocpi_base), token_a)
+
+    assert (answer.http_status, answer.status_code) == (200, 2001)
+    assert "NL-AAA" in answer.body["status_message"]
+    partner.refresh_from_db()
+    assert partner.state == PartnerState.INVITED
+    assert list(owner.connections.all()) == [connection]
 
 
 def test_token_a_dies_at_registration(ocpi_base, peer, invitation) -> None:

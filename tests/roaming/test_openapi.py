@@ -182,3 +182,13 @@ def test_versions_and_credentials_describe_their_objects(schema) -> None:
     assert versions["properties"]["data"]["items"]["$ref"].endswith("/Version")
     credentials = operation(schema, "/ocpi/2.1.1/credentials/", "post")
     assert body_ref(credentials).endswith("/Credentials211")
+
+
+@pytest.mark.parametrize("version", ["2.2.1", "2.3.0"])
+def test_charging_profile_reads_and_clears_describe_their_query_parameters(
+    schema, version: str
+) -> None:
+    path = f"/ocpi/{version}/chargingprofiles/{{session_id}}"
+
+    assert {"duration", "response_url"} <= parameter_names(operation(schema, path, "get"))
+    assert "response_url" in parameter_names(operation(schema, path, "delete"))

@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models.functions import Lower
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -36,6 +38,20 @@ from sessions_app.commands import CommandOrigin, charging_profile_request
 from sessions_app.models import Session
 
 _RESPONSE = dict.fromkeys(("2.2.1", "2.3.0"), ChargingProfileResponseSerializer)
+_DURATION = OpenApiParameter(
+    "duration",
+    OpenApiTypes.INT,
+    OpenApiParameter.QUERY,
+    required=True,
+    description="Length in seconds of the schedule asked for, from now.",
+)
+_RESPONSE_URL = OpenApiParameter(
+    "response_url",
+    OpenApiTypes.URI,
+    OpenApiParameter.QUERY,
+    required=True,
+    description="Where the charger's result is POSTed.",
+)
 
 
 class ChargingProfileView(OcpiView):
@@ -44,13 +60,13 @@ class ChargingProfileView(OcpiView):
     openapi = OcpiDescription(
         objects=_RESPONSE,
         operations={
-            "GET": Operation(response=Card.OBJECT),
+            "GET": Operation(response=Card.OBJECT, parameters=(_DURATION, _RESPONSE_URL)),
             "PUT": Operation(
                 request=Card.OBJECT,
                 response=Card.OBJECT,
                 request_objects=dict.fromkeys(_RESPONSE, SetChargingProfileSerializer),
             ),
-            "DELETE": Operation(response=Card.OBJECT),
+            "DELETE": Operation(response=Card.OBJECT, parameters=(_RESPONSE_URL,)),
         },
     )
 
