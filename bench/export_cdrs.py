@@ -30,9 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+from benchdb import database_ensure, database_name
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -47,24 +47,6 @@ COUNTRIES = ("DEU", "NLD", "FRA", "BEL")
 
 
 # --- the database --------------------------------------------------------------------------------
-
-
-def database_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def maintenance_url(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/postgres"))
-
-
-def database_ensure(url: str) -> None:
-    name = database_name(url)
-    if name == "test" or "bench" not in name:
-        raise SystemExit(f"Refusing to use database {name!r}: its name must contain 'bench'.")
-    with psycopg.connect(maintenance_url(url), autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def child_env(url: str) -> dict[str, str]:
