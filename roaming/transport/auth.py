@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,6 +22,7 @@ from rest_framework.request import Request
 
 from roaming.crypto import token_hash
 from roaming.models import Partner, PartnerState
+from roaming.transport.connections import remembered
 from roaming.transport.errors import NotAuthenticatedError
 
 if TYPE_CHECKING:
@@ -81,20 +83,31 @@ class OcpiTokenAuthentication(BaseAuthentication):
         candidates = token_candidates(header)
         if not candidates:
             raise NotAuthenticatedError("Authorization must be 'Token <credentials token>'")
-        hashes = {token_hash(candidate): candidate for candidate in candidates}
-        partners = list(
-            Partner.objects.filter(Q(token_hash__in=hashes) | Q(pending_token_hash__in=hashes))
-        )
-        for digest, candidate in hashes.items():
-            for partner in partners:
-                if partner.token_hash == digest:
-                    return partner, PresentedToken(candidate)
-                if partner.pending_token_hash == digest:
-                    return partner, PresentedToken(candidate, pending=True)
-        raise NotAuthenticatedError("Unknown credentials token")
+        hashes = tuple(token_hash(candidate) for candidate in candidates)
+        found = remembered(("token", hashes), lambda: _connection_of(hashes))
+        if found is None:
+            raise NotAuthenticatedError("Unknown credentials token")
+        partner, reading, pending = found
+        # A copy: the remembered connection is shared by the process's requests.
+        return copy.copy(partner), PresentedToken(candidates[reading], pending=pending)
 
     def authenticate_header(self, request: Request) -> str:
         return "Token"
+
+
+def _connection_of(hashes: tuple[str, ...]) -> tuple[Partner, int, bool] | None:
+    """The connection holding one of these token hashes (the first reading wins), the reading's
+    position, and whether it is the connection's pending token."""
+    partners = list(
+        Partner.objects.filter(Q(token_hash__in=hashes) | Q(pending_token_hash__in=hashes))
+    )
+    for reading, digest in enumerate(hashes):
+        for partner in partners:
+            if partner.token_hash == digest:
+                return partner, reading, False
+            if partner.pending_token_hash == digest:
+                return partner, reading, True
+    return None
 
 
 class TokenScopePermission(BasePermission):

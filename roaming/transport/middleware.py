@@ -15,6 +15,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import Resolver404, resolve
 
+from roaming.transport.connections import one_request
 from roaming.transport.envelope import JSON_CONTENT_TYPE, envelope_http_response
 from roaming.transport.ids import RequestIds, bound_ids
 from roaming.transport.links import is_ocpi_path
@@ -31,7 +32,7 @@ class OcpiMiddleware:
         if not is_ocpi_path(request.path_info):
             return self.get_response(request)
         ids = RequestIds.from_headers(request.headers)
-        with bound_ids(ids):
+        with bound_ids(ids), one_request():
             response = self._too_large(request) or self._dispatch(request)
         response = _as_envelope(response)
         for header, value in ids.as_headers().items():

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from roaming.models import Partner, Party
+from roaming.transport.connections import remembered
 from roaming.transport.errors import ForbiddenError, InvalidParametersError, NotFoundError
 
 TO_COUNTRY_CODE = "OCPI-to-country-code"
@@ -42,7 +43,10 @@ def routing_resolve(headers: Mapping[str, str], partner: Partner) -> Routing:
     """Read the routing headers; without them, fall back to the only party there is, if one."""
     from_code = _code(headers, FROM_COUNTRY_CODE, FROM_PARTY_ID)
     to_code = _code(headers, TO_COUNTRY_CODE, TO_PARTY_ID)
-    return Routing(from_party=_from_party(partner, from_code), to_party=_to_party(to_code))
+    return remembered(
+        ("routing", partner.pk, from_code, to_code),
+        lambda: Routing(from_party=_from_party(partner, from_code), to_party=_to_party(to_code)),
+    )
 
 
 def _from_party(partner: Partner, code: tuple[str, str] | None) -> Party | None:
