@@ -13,7 +13,8 @@ from billing.models import Tariff
 from locations.choices import Capability
 from roaming.choices import OcpiVersion
 from roaming.modules.common import DateTimeField, EnumField, NumberField, compact, optional
-from roaming.modules.sessions.serializers import session_to_ocpi, sessions_for_ocpi
+from roaming.modules.sessions.selectors import session_page_keys, sessions_of_page
+from roaming.modules.sessions.serializers import session_to_ocpi
 from roaming.transport.envelope import ocpi_response
 from roaming.transport.errors import InvalidParametersError, NotFoundError
 from roaming.transport.pagination import paginate
@@ -30,14 +31,16 @@ class SessionListView(OcpiView):
     """GET: sessions of the requesting party (a hub without from-headers: of all it relays for).
 
     OCPI calls date_from required here; a pull without it gets every session rather than an
-    error, which is what the partner asked for and harms nobody.
+    error, which is what the partner asked for and harms nobody. The page's keys are read first,
+    then its sessions (see roaming.modules.sessions.selectors).
     """
 
     def get(self, request: Request, **kwargs: Any) -> Response:
         audience = Audience.of(self.partner, self.routing)
-        page = paginate(request, sessions_for_ocpi(sessions_visible(audience)))
+        page = paginate(request, session_page_keys(sessions_visible(audience)))
         version = self.ocpi_version
-        return page.response([session_to_ocpi(session, version) for session in page.items])
+        sessions = sessions_of_page(page.items, version)
+        return page.response([session_to_ocpi(session, version) for session in sessions])
 
 
 class ChargingPreferencesSerializer(serializers.Serializer):

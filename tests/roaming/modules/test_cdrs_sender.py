@@ -198,10 +198,10 @@ def test_token_a_is_401(client: Client, invited) -> None:
     assert ocpi_get(client, invited[1], url("2.2.1")).status_code == 401
 
 
-# Token, routing (2), count, CDRs with owner.
-LIST_QUERIES = 5
+# Token, routing (2), the page's keys, count, those CDRs with owner.
+LIST_QUERIES = 6
 # 2.1.1 embeds our live location: + its EVSEs and connectors.
-LIST_QUERIES_211 = 7
+LIST_QUERIES_211 = 8
 
 
 @pytest.mark.parametrize("count", [1, 20])

@@ -211,8 +211,9 @@ def test_token_a_is_401(client: Client, invited) -> None:
     assert ocpi_get(client, invited[1], url("2.2.1")).status_code == 401
 
 
-# Token, routing (2), count, sessions with owner/location/EVSE/connector, charging periods.
-LIST_QUERIES = 6
+# Token, routing (2), the page's keys, count, those sessions with owner/location/EVSE/connector,
+# charging periods.
+LIST_QUERIES = 7
 
 
 @pytest.mark.parametrize("count", [1, 20])

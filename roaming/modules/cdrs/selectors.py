@@ -1,0 +1,51 @@
+"""Read-side queries of the CDRs sender: a page of CDRs in two steps (a deferred join).
+
+CDRs are wide rows (the location, tariff and charging period copies are JSON). Asked for whole
+CDRs ordered by (last_updated, id) at an offset, the database found it cheaper to read and sort
+all of an eMSP's CDRs than to walk the (emsp, last_updated, id) index and fetch each earlier row
+only to skip it. So the page is read in two steps:
+
+1. the page itself, as (pk, last_updated) only (``cdr_page_keys``): the pagination helper offsets
+   or seeks through that index, an index-only walk that never touches the wide rows;
+2. the whole CDRs of just those keys, in page order (``cdrs_of_page``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+from django.db.models import QuerySet
+
+from billing.models import CDR
+from roaming.choices import OcpiVersion
+from roaming.modules.cdrs.serializers import cdrs_for_ocpi
+
+
+def cdr_page_keys(visible: QuerySet[CDR]) -> QuerySet[CDR]:
+    """What the pagination helper walks: the sort key of each visible CDR, nothing else.
+
+    Named rows with ``pk`` and ``last_updated`` (all the helper reads of a page's items), typed
+    as CDRs for it.
+    """
+    return cast(QuerySet[CDR], visible.values_list("pk", "last_updated", named=True))
+
+
+def _for_version(queryset: QuerySet[CDR], version: OcpiVersion) -> QuerySet[CDR]:
+    # Only 2.1.1 embeds our live location; later versions read the CDR's own copy.
+    if version == OcpiVersion.V2_1_1:
+        return cdrs_for_ocpi(queryset)
+    return queryset.select_related("owner")
+
+
+def cdrs_of_page(keys: Sequence[Any], version: OcpiVersion) -> list[CDR]:
+    """The CDRs of a page read by ``cdr_page_keys``, in its order, with what `version` reads.
+
+    A CDR gone between the two reads is left out rather than failing the page.
+    """
+    pks = [key.pk for key in keys]
+    if not pks:
+        return []
+    rows = _for_version(CDR.objects.filter(pk__in=pks), version).order_by()
+    by_pk = {cdr.pk: cdr for cdr in rows}
+    return [by_pk[pk] for pk in pks if pk in by_pk]
