@@ -7,7 +7,8 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from roaming.modules.tariffs.serializers import tariff_to_ocpi, tariffs_for_ocpi
+from roaming.modules.tariffs.cache import rendered_tariffs
+from roaming.transport.encoding import RenderedList
 from roaming.transport.pagination import paginate
 from roaming.transport.views import OcpiView
 from roaming.visibility import Audience, tariffs_visible
@@ -17,12 +18,12 @@ class TariffListView(OcpiView):
     """GET: our tariffs, paginated on last_updated.
 
     A tariff that the version cannot express at all (2.1.1 without any element it can say) is
-    left out of its page, so a page may hold fewer tariffs than X-Total-Count suggests.
+    left out of its page, so a page may hold fewer tariffs than X-Total-Count suggests. Each
+    tariff's JSON is reused until it changes (roaming.modules.tariffs.cache); its elements and
+    price components are read only for the tariffs rendered anew.
     """
 
     def get(self, request: Request, **kwargs: Any) -> Response:
         audience = Audience.of(self.partner, self.routing)
-        page = paginate(request, tariffs_for_ocpi(tariffs_visible(audience)))
-        version = self.ocpi_version
-        shown = (tariff_to_ocpi(tariff, version) for tariff in page.items)
-        return page.response([tariff for tariff in shown if tariff is not None])
+        page = paginate(request, tariffs_visible(audience).select_related("owner"))
+        return page.response(RenderedList(rendered_tariffs(page.items, self.ocpi_version)))
