@@ -15,7 +15,9 @@ postgres://postgres@127.0.0.1:5432/cpms_bench, created and migrated if missing; 
    local port;
 4. pulls the whole list as a partner does, with the largest page, following Link rel="next",
    twice: first with the rendered-JSON cache of the locations emptied (cold: every location is
-   rendered and stored), then again (warm: the texts are read back), and prints locations/s,
+   rendered and stored by the list endpoint), then, after emptying it again and rendering every
+   location ahead with `manage.py render_locations` (what the worker's warming task does; its
+   time and CPU are printed), again (warm: the texts are read back), and prints locations/s,
    pages, total time and the server's CPU time for each;
 5. runs GET ?limit=100 at random offsets from 16 concurrent clients for --duration seconds and
    prints the latency percentiles (wrk with a Lua script when installed, `apt-get install wrk`;
@@ -669,9 +671,12 @@ def main() -> None:
         visible = int(answer.headers["X-Total-Count"])
         forgotten = 0
         cold = pull = None
+        ahead: dict[str, Any] | None = None
         if not args.random_only:
             forgotten = cache_forget_locations(cache_url)
             cold = measured_pull(base, headers, server.pid, url)
+            cache_forget_locations(cache_url)
+            ahead = render_ahead(env)
             pull = measured_pull(base, headers, server.pid, url)
         cpu_before = process_cpu_seconds(server.pid)
         database_before = database_cpu(url)
@@ -698,9 +703,16 @@ def main() -> None:
     if generation_seconds:
         print(f"Generate: {locations} locations in {generation_seconds:.0f} s")
     print(f"Cache:    {cache_url} ({forgotten} rendered locations deleted before the cold pull)")
-    for label, result in (("Cold", cold), ("Warm", pull)):
-        if result is not None:
-            _print_pull(label, result)
+    if cold is not None:
+        _print_pull("Cold", cold)
+    if ahead is not None:
+        print(
+            f"Ahead:    cache emptied again, then `manage.py render_locations` (the worker's "
+            f"warming task): {ahead['output']} in {ahead['seconds']:.1f} s; CPU "
+            f"{ahead['cpu_seconds']:.1f} s"
+        )
+    if pull is not None:
+        _print_pull("Warm", pull)
     stats = load.summary()
     print(
         f"Random:   GET limit={args.limit} at random offsets, {args.clients} clients, "
@@ -725,6 +737,7 @@ def main() -> None:
                     "machine": host,
                     "cache_url": cache_url,
                     "pull_cold": _pull_json(cold) if cold else None,
+                    "render_ahead": ahead,
                     "pull": _pull_json(pull) if pull else None,
                     "server": {"workers": args.workers, "threads": args.threads},
                     "random_pages": {"clients": args.clients, "limit": args.limit, **stats},
@@ -732,6 +745,25 @@ def main() -> None:
                 }
             )
         )
+
+
+def render_ahead(env: dict[str, str]) -> dict[str, Any]:
+    """Render every location as the worker's warming task does; its time and CPU."""
+    cpu_before = _children_cpu_seconds()
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(PYTHON), "manage.py", "render_locations", "--ocpi-version", OCPI_VERSION],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return {
+        "output": result.stdout.strip().splitlines()[0],
+        "seconds": round(time.monotonic() - started, 1),
+        "cpu_seconds": round(_children_cpu_seconds() - cpu_before, 1),
+    }
 
 
 def _print_pull(label: str, pull: PullResult) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.cache import cache
-from django.db.models import BooleanField, F, Func, Max, Q, QuerySet, TextField
+from django.db import connection
+from django.db.models import BooleanField, F, Func, Q, QuerySet, TextField
 from django.db.models.functions import Cast, Upper
 
 from locations.models import EVSE, Location, LocationQuerySet
@@ -79,7 +80,7 @@ def _entry_keys(text: str | None) -> list[EntryKey]:
 _LISTS_TIMEOUT_SECONDS = 10
 
 
-def _publish_lists() -> dict[EntryKey, list[int]]:
+def _publish_lists(locations_state: str | None = None) -> dict[EntryKey, list[int]]:
     """The token entries of unpublished locations, each with the locations listing it.
 
     Every list request asks, so the lists are kept in the cache under the state of the
@@ -89,9 +90,8 @@ def _publish_lists() -> dict[EntryKey, list[int]]:
     show among those that exist; a change that moves neither (a location saved with an older
     last_updated than the newest) shows after at most _LISTS_TIMEOUT_SECONDS.
     """
-    ends = Location.objects.aggregate(newest=Max("last_updated"), highest_pk=Max("pk"))
-    newest = ends["newest"].isoformat() if ends["newest"] else ""
-    key = f"locations:publish-lists:{newest}:{ends['highest_pk']}"
+    state = locations_state if locations_state is not None else visibility_state().locations
+    key = f"locations:publish-lists:{state}"
     lists: dict[EntryKey, list[int]] | None = cache.get(key)
     if lists is None:
         lists = _read_publish_lists()
@@ -154,7 +154,9 @@ def _folded(name: str, value: str) -> str:
     return value.upper() if name in _CASE_INSENSITIVE else value
 
 
-def locations_visible_to(party: Party, *others: Party) -> LocationQuerySet:
+def locations_visible_to(
+    party: Party, *others: Party, state: VisibilityState | None = None
+) -> LocationQuerySet:
     """Locations these parties may see: all published ones, and unpublished ones listing a token.
 
     An unpublished location is shown to a partner eMSP only when one of its tokens (Token rows
@@ -162,16 +164,69 @@ def locations_visible_to(party: Party, *others: Party) -> LocationQuerySet:
     speaking for all of them) see what any of them may see. Unpublished locations are few, so
     their lists are read once (a partial index, then kept while the locations are unchanged) and
     matched against the few of the parties' tokens that share a value with some entry.
+    `state` is the ``visibility_state()`` of the request, read here when not given.
     """
-    locations_by_entry = _publish_lists()
-    visible_pks: set[int] = set()
-    if locations_by_entry:
-        owners = [party.pk, *(other.pk for other in others)]
-        visible_pks = _listing(locations_by_entry, _candidate_tokens(locations_by_entry, owners))
-
+    owners = sorted({party.pk, *(other.pk for other in others)})
+    visible_pks = _unpublished_visible_to(owners, state or visibility_state())
     if not visible_pks:
         return Location.objects.filter(publish=True)
-    return Location.objects.filter(Q(publish=True) | Among(F("pk"), sorted(visible_pks), "bigint"))
+    return Location.objects.filter(Q(publish=True) | Among(F("pk"), visible_pks, "bigint"))
+
+
+def _unpublished_visible_to(owners: list[int], state: VisibilityState) -> list[int]:
+    """The unpublished locations the tokens of these parties are allowed to see.
+
+    Every list request of a partner asks, so the answer is kept in the cache under the state of
+    the locations and of the tokens (the newest last_updated and highest primary key of each,
+    read from the ends of their indexes): a change of either shows at once, one that moves
+    neither (a token saved with an older last_updated than the newest) within
+    _LISTS_TIMEOUT_SECONDS.
+    """
+    owner_list = ",".join(map(str, owners))
+    key = f"locations:visible-unpublished:{state.locations}:{state.tokens}:{owner_list}"
+    visible: list[int] | None = cache.get(key)
+    if visible is None:
+        locations_by_entry = _publish_lists(state.locations)
+        visible = []
+        if locations_by_entry:
+            tokens = _candidate_tokens(locations_by_entry, owners)
+            visible = sorted(_listing(locations_by_entry, tokens))
+        cache.set(key, visible, timeout=_LISTS_TIMEOUT_SECONDS)
+    return visible
+
+
+class VisibilityState(NamedTuple):
+    """Names of the current state of all locations and of all tokens, for cache keys.
+
+    Each is the newest last_updated and the highest primary key of the table: every change of a
+    location (or of its EVSEs and connectors, which bump it) or of a token moves the first, every
+    insert the second.
+    """
+
+    locations: str
+    tokens: str
+
+
+def visibility_state() -> VisibilityState:
+    """The state of locations and tokens, in one statement reading the ends of four indexes.
+
+    It runs on every locations request; a request reads it once and hands it on.
+    """
+    quote = connection.ops.quote_name
+    location, token = (quote(model._meta.db_table) for model in (Location, Token))
+    ends = f"MAX({quote('last_updated')}), MAX({quote('id')})"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT * FROM (SELECT {ends} FROM {location}) l, (SELECT {ends} FROM {token}) t"
+        )
+        newest_location, highest_location, newest_token, highest_token = cursor.fetchone()
+    return VisibilityState(
+        _state_name(newest_location, highest_location), _state_name(newest_token, highest_token)
+    )
+
+
+def _state_name(newest: Any, highest_pk: Any) -> str:
+    return f"{newest}:{highest_pk}".replace(" ", "T")  # no spaces in cache keys
 
 
 class Among(Func):
@@ -189,14 +244,16 @@ class Among(Func):
         super().__init__(expression)
         self.values = values
         self.array_type = array_type
+        # Written once: a request compiles its queryset several times (page, count, state).
+        items = map(str, values) if array_type == "bigint" else map(_array_item, values)
+        self.array = "{" + ",".join(items) + "}"
 
     def as_sql(
         self, compiler: Any, connection: Any, *args: Any, **kwargs: Any
     ) -> tuple[str, tuple[Any, ...]]:
         column, params = compiler.compile(self.get_source_expressions()[0])
         if connection.vendor == "postgresql":
-            array = "{" + ",".join(_array_item(value) for value in self.values) + "}"
-            return f"{column} = ANY(%s::{self.array_type}[])", (*params, array)
+            return f"{column} = ANY(%s::{self.array_type}[])", (*params, self.array)
         placeholders = ", ".join(["%s"] * len(self.values))
         return f"{column} IN ({placeholders})", (*params, *self.values)
 

@@ -12,7 +12,9 @@ from typing import Any
 from celery import Task, shared_task
 from django.db import DatabaseError
 
+from cpms.caching import cache_is_shared
 from roaming.models import Partner, PullState
+from roaming.modules.locations.warming import warm_rendered_locations
 from roaming.pull.tokens import NotATokenSourceError, PullBusyError, token_sources, tokens_pull
 from roaming.push.tasks import deliver_partner_outbox, purge_outbox, sweep_outbox
 
@@ -22,6 +24,7 @@ __all__ = [
     "pull_tokens",
     "purge_outbox",
     "sweep_outbox",
+    "warm_locations",
 ]
 
 # A failed full pull is tried again after 5, 10 and 20 minutes; an incremental one is simply
@@ -68,3 +71,11 @@ def pull_partner_tokens(
         countdown = FULL_PULL_RETRY_SECONDS * 2**self.request.retries
         raise self.retry(countdown=countdown)
     return {"run": run.pk, "state": run.state}
+
+
+@shared_task(name="roaming.warm_locations", ignore_result=True, soft_time_limit=840, time_limit=900)
+def warm_locations() -> list[dict[str, Any]]:
+    """Render the locations changed since the last run (every one, daily), for pulls to find."""
+    if not cache_is_shared():  # a per-process cache would only warm the worker's own memory
+        return []
+    return [vars(run) for run in warm_rendered_locations()]

@@ -19,7 +19,7 @@ from django.db.models import QuerySet
 
 from billing.models import CDR, Tariff, TariffQuerySet
 from locations.models import Location, LocationQuerySet
-from locations.selectors import locations_visible_to
+from locations.selectors import VisibilityState, locations_visible_to
 from roaming.models import Partner, Party
 from roaming.transport.routing import Routing
 from sessions_app.models import Session
@@ -54,12 +54,15 @@ def _addressed(queryset: QS, audience: Audience) -> QS:
     return queryset.filter(owner=audience.addressed)
 
 
-def locations_visible(audience: Audience) -> LocationQuerySet:
-    """Locations the audience may see: published, or unpublished but allowed to its tokens."""
+def locations_visible(audience: Audience, state: VisibilityState | None = None) -> LocationQuerySet:
+    """Locations the audience may see: published, or unpublished but allowed to its tokens.
+
+    `state`: the request's ``visibility_state()``, if it has read it already.
+    """
     if not audience.parties:
         queryset = Location.objects.published()
     else:
-        queryset = locations_visible_to(*audience.parties)
+        queryset = locations_visible_to(*audience.parties, state=state)
     return _addressed(queryset, audience)
 
 

@@ -17,7 +17,6 @@ updated meanwhile (it moves to the end instead).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -108,20 +107,20 @@ def paginate(
     queryset: models.QuerySet[M],
     *,
     date_field: str = "last_updated",
-    set_stamp: Callable[[], str] | None = None,
+    set_stamp: str | None = None,
 ) -> Page[M]:
     """One page of `queryset` (already narrowed to what the caller may see) per the query.
 
     X-Total-Count costs a COUNT over every matching row, and a deep OFFSET a walk over every
-    earlier one. A caller may give `set_stamp`: a function naming the current state of the whole
-    set (see ``_Reuse``); the count and the marks are then reused while that name is unchanged.
+    earlier one. A caller may give `set_stamp`: a name of the current state of the whole set (see
+    ``_Reuse``); the count and the marks are then reused while that name is unchanged.
     """
     params = PageRequest.from_query(request.query_params)
     if params.date_from is not None:
         queryset = queryset.filter(**{f"{date_field}__gte": params.date_from})
     if params.date_to is not None:
         queryset = queryset.filter(**{f"{date_field}__lt": params.date_to})
-    reuse = _Reuse(set_stamp(), params) if set_stamp is not None else None
+    reuse = _Reuse(set_stamp, params) if set_stamp is not None else None
     window = _window(queryset.order_by(date_field, "pk"), params, date_field, reuse)
     rows = list(window[: params.limit + 1])
     total = reuse.total(queryset) if reuse is not None else queryset.count()

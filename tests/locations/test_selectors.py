@@ -118,11 +118,11 @@ def test_visibility_costs_a_bounded_number_of_queries(
         _hidden_for({"group_id": f"OTHER-{i}"})
     _hidden_for({"group_id": "FLEET-17"})
 
-    # The state of the locations, the unpublished lists, the token matches, the result.
+    # The state of the locations and tokens, the unpublished lists, the token matches, the result.
     with django_assert_num_queries(4):
         assert len(list(locations_visible_to(emsp))) == 1
-    # While no location changes, the lists are not read again.
-    with django_assert_num_queries(3):
+    # While no location or token changes, neither the lists nor the matches are read again.
+    with django_assert_num_queries(2):
         assert len(list(locations_visible_to(emsp))) == 1
 
 

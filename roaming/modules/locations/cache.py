@@ -2,16 +2,20 @@
 
 A partner's sync reads every location again and again, and serializing a location with its
 EVSEs and connectors costs far more than reading its text back. So the list endpoint keeps, in
-Django's cache (Redis in production: shared by every worker), each location's rendered JSON under
-a key naming everything the text is made of:
+Django's cache (Redis in production: shared by every worker), each location's rendered JSON.
 
-* the location's primary key and its ``last_updated``: every change of a location, one of its
-  EVSEs or one of their connectors bumps the location's ``last_updated`` (the models' ``save``
-  and the connector cascade do), so a changed location is looked up under a new key and never
-  served from an old text; old texts are simply never read again and expire;
-* its owner's country code and party id, which are read from the owner, not the location;
-* the OCPI version, and the version of the rendering (``RENDERING_VERSION`` plus a digest of the
-  serializers' source), so that a deployment that changes the output never reads older texts.
+One entry per location and version (the key names the primary key, the OCPI version and the
+version of the rendering: ``RENDERING_VERSION`` plus a digest of the serializers' source, so that
+a deployment that changes the output never reads older texts). The entry holds the text with the
+stamp of the state it was rendered from:
+
+* the location's ``last_updated``: every change of a location, one of its EVSEs or one of their
+  connectors bumps it (the models' ``save`` and the connector cascade do);
+* its owner's country code and party id, which are read from the owner, not the location.
+
+A text whose stamp is not the location's current one is a miss, so nothing is served stale, and
+a change overwrites the entry instead of leaving the old text behind: the cache holds one text
+per location and version however often statuses change.
 """
 
 from __future__ import annotations
@@ -28,12 +32,13 @@ from roaming.modules.locations import serializers
 
 # Bump when the JSON of a location changes for a reason the serializers' source does not show
 # (a value object, the encoder).
-RENDERING_VERSION = 1
+RENDERING_VERSION = 2
 _SOURCE_DIGEST = hashlib.sha1(Path(serializers.__file__).read_bytes()).hexdigest()[:8]
-_PREFIX = f"ocpi:location:{RENDERING_VERSION}.{_SOURCE_DIGEST}"
+PREFIX = f"ocpi:location:{RENDERING_VERSION}.{_SOURCE_DIGEST}"
 
-# Unchanged locations stay valid forever; the expiry only returns the memory of changed ones.
-TIMEOUT_SECONDS = 7 * 24 * 3600
+# Entries are overwritten on change; the expiry only returns the memory of deleted locations
+# (the warming task renders again whatever expired, see roaming.modules.locations.warming).
+TIMEOUT_SECONDS = 30 * 24 * 3600
 
 
 class LocationStamp(NamedTuple):
@@ -45,8 +50,32 @@ class LocationStamp(NamedTuple):
     party_id: str
 
     def key(self, version: str) -> str:
-        stamp = self.last_updated.isoformat()
-        return f"{_PREFIX}:{version}:{self.pk}:{stamp}:{self.country_code}:{self.party_id}"
+        return f"{PREFIX}:{version}:{self.pk}"
+
+    def tag(self) -> bytes:
+        return f"{self.last_updated.isoformat()}|{self.country_code}|{self.party_id}\n".encode()
+
+
+def cached_texts(stamps: Sequence[LocationStamp], version: str) -> dict[int, bytes]:
+    """The cached text of each location whose entry was rendered from its current stamp."""
+    if not stamps:
+        return {}
+    entries: dict[str, bytes] = cache.get_many([stamp.key(version) for stamp in stamps])
+    texts: dict[int, bytes] = {}
+    for stamp in stamps:
+        entry = entries.get(stamp.key(version))
+        if entry is not None:
+            tag = stamp.tag()
+            if entry.startswith(tag):
+                texts[stamp.pk] = entry[len(tag) :]
+    return texts
+
+
+def store_texts(rendered: Sequence[tuple[LocationStamp, bytes]], version: str) -> None:
+    """Keep each text under its location, tagged with the stamp of the row it was rendered from."""
+    if rendered:
+        entries = {stamp.key(version): stamp.tag() + text for stamp, text in rendered}
+        cache.set_many(entries, timeout=TIMEOUT_SECONDS)
 
 
 def rendered_locations(
@@ -58,23 +87,13 @@ def rendered_locations(
 
     `render` renders the locations with the given primary keys, each with the stamp of the row
     it read (it may leave out one deleted meanwhile, which is then left out of the answer too).
-    A fresh text is stored under the stamp it was rendered from, so a location that changed
-    between the page query and the rendering is never stored under its older key.
+    A fresh text is tagged with the stamp it was rendered from, so a location that changed
+    between the page query and the rendering is never stored as its older state.
     """
-    keys = [stamp.key(version) for stamp in stamps]
-    cached: dict[str, bytes] = cache.get_many(keys) if keys else {}
-    missing = [stamp.pk for stamp, key in zip(stamps, keys, strict=True) if key not in cached]
-    if not missing:
-        return [cached[key] for key in keys]
-    fresh: dict[int, bytes] = {}
-    to_store: dict[str, bytes] = {}
-    for rendered_stamp, rendered in render(missing):
-        fresh[rendered_stamp.pk] = rendered
-        to_store[rendered_stamp.key(version)] = rendered
-    cache.set_many(to_store, timeout=TIMEOUT_SECONDS)
-    texts: list[bytes] = []
-    for stamp, key in zip(stamps, keys, strict=True):
-        found = cached.get(key) or fresh.get(stamp.pk)
-        if found is not None:
-            texts.append(found)
-    return texts
+    texts = cached_texts(stamps, version)
+    missing = [stamp.pk for stamp in stamps if stamp.pk not in texts]
+    if missing:
+        fresh = render(missing)
+        store_texts(fresh, version)
+        texts.update((stamp.pk, text) for stamp, text in fresh)
+    return [texts[stamp.pk] for stamp in stamps if stamp.pk in texts]

@@ -19,16 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from django.db.models import JSONField, Max, Model, Prefetch, QuerySet, TextField
+from django.db.models import JSONField, Model, Prefetch, QuerySet, TextField
 from django.db.models.functions import Cast, Lower
 
 from locations.models import EVSE, Connector, Location
+from roaming.choices import OcpiVersion
 from roaming.models import Party
 from roaming.modules.locations.cache import LocationStamp
+from roaming.modules.locations.serializers import location_to_ocpi
+from roaming.transport.encoding import render_bytes
 
 T = TypeVar("T")
 
@@ -139,23 +142,17 @@ def location_page_ids(queryset: QuerySet[Location]) -> QuerySet[Location]:
     return cast(QuerySet[Location], rows)
 
 
-def location_set_stamp(visible: QuerySet[Location]) -> Callable[[], str]:
+def location_set_stamp(visible: QuerySet[Location], locations_state: str) -> str:
     """The name of the current state of the `visible` set, for reusing its count and marks.
 
     The visibility query with its parameters (which unpublished locations this audience may
-    see, which of our identities it addresses), and the newest last_updated and the highest
-    primary key of all locations (one query reading the ends of two indexes): any insert, any
-    change of a location, its EVSEs or connectors (publication included) moves one of them.
+    see, which of our identities it addresses), and the state of all locations
+    (``locations.selectors.visibility_state``): any insert, any change of a location, its EVSEs
+    or connectors (publication included) moves it.
     """
     sql, params = visible.query.sql_with_params()
     visibility = hashlib.sha1(repr((sql, params)).encode()).hexdigest()
-
-    def stamp() -> str:
-        ends = Location.objects.aggregate(newest=Max("last_updated"), highest_pk=Max("pk"))
-        newest = ends["newest"].isoformat() if ends["newest"] else ""
-        return f"locations:{visibility}:{newest}:{ends['highest_pk']}"
-
-    return stamp
+    return f"locations:{visibility}:{locations_state}"
 
 
 def location_stamps(page: Sequence[Any]) -> list[LocationStamp]:
@@ -193,6 +190,15 @@ def location_rows(pks: Sequence[int]) -> list[Location]:
         evses[connector.__dict__["evse_id"]].connectors.append(connector)
     # A location deleted between the two reads is left out rather than failing the page.
     return [cast(Location, by_pk[pk]) for pk in pks if pk in by_pk]
+
+
+def locations_render(pks: Sequence[int], version: OcpiVersion) -> list[tuple[LocationStamp, bytes]]:
+    """These locations' JSON for `version`, each with the stamp of the row it was rendered from."""
+    rendered = []
+    for row in location_rows(pks):
+        stamp = LocationStamp(row.id, row.last_updated, row.country_code, row.party_id)
+        rendered.append((stamp, render_bytes(location_to_ocpi(row, version))))
+    return rendered
 
 
 def _connectors() -> QuerySet[Connector]:

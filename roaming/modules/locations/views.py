@@ -7,27 +7,29 @@ partners learn that they are gone.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from roaming.modules.locations.cache import LocationStamp, rendered_locations
+from locations.selectors import visibility_state
+from roaming.modules.locations.cache import rendered_locations
 from roaming.modules.locations.selectors import (
     connector_find,
     evse_find,
     location_find,
     location_page_ids,
-    location_rows,
     location_set_stamp,
     location_stamps,
+    locations_render,
 )
 from roaming.modules.locations.serializers import (
     connector_to_ocpi,
     evse_to_ocpi,
     location_to_ocpi,
 )
-from roaming.transport.encoding import RenderedList, render_bytes
+from roaming.transport.encoding import RenderedList
 from roaming.transport.envelope import ocpi_response
 from roaming.transport.errors import NotFoundError, UnknownLocationError
 from roaming.transport.pagination import paginate
@@ -40,20 +42,14 @@ class LocationListView(OcpiView):
 
     def get(self, request: Request, **kwargs: Any) -> Response:
         audience = Audience.of(self.partner, self.routing)
-        visible = locations_visible(audience)
-        page = paginate(request, location_page_ids(visible), set_stamp=location_set_stamp(visible))
+        state = visibility_state()
+        visible = locations_visible(audience, state)
+        stamp = location_set_stamp(visible, state.locations)
+        page = paginate(request, location_page_ids(visible), set_stamp=stamp)
         version = self.ocpi_version
-
-        def render(pks: list[int]) -> list[tuple[LocationStamp, bytes]]:
-            return [
-                (
-                    LocationStamp(row.id, row.last_updated, row.country_code, row.party_id),
-                    render_bytes(location_to_ocpi(row, version)),
-                )
-                for row in location_rows(pks)
-            ]
-
-        texts = rendered_locations(location_stamps(page.items), version, render)
+        texts = rendered_locations(
+            location_stamps(page.items), version, partial(locations_render, version=version)
+        )
         return page.response(RenderedList(texts))
 
 

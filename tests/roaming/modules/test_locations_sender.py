@@ -453,10 +453,9 @@ def test_post_is_not_allowed(client: Client, emsp_token: str) -> None:
 
 # --- query count ---------------------------------------------------------------------------------
 
-# Token, routing (2), the state of the locations and their unpublished lists (read once, then
-# cached while the locations are unchanged), the state again for the count, page ids, count,
-# locations, EVSEs, connectors.
-LIST_QUERIES = 11
+# Token, routing (2), the state of the locations and tokens, their unpublished lists (read once,
+# then cached while the locations are unchanged), page ids, count, locations, EVSEs, connectors.
+LIST_QUERIES = 10
 
 
 @pytest.mark.parametrize("count", [1, 50])
