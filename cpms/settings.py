@@ -50,6 +50,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# Requests under /ocpi/ leave MIDDLEWARE after OcpiMiddleware for this chain of their own.
+OCPI_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
+
 ROOT_URLCONF = "cpms.urls"
 WSGI_APPLICATION = "cpms.wsgi.application"
 

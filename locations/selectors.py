@@ -166,11 +166,26 @@ def locations_visible_to(
     matched against the few of the parties' tokens that share a value with some entry.
     `state` is the ``visibility_state()`` of the request, read here when not given.
     """
+    return locations_shown_besides_published(party, *others, state=state).queryset
+
+
+class VisibleLocations(NamedTuple):
+    """What ``locations_visible_to`` answers, and the unpublished locations it shows."""
+
+    queryset: LocationQuerySet
+    unpublished: tuple[int, ...]
+
+
+def locations_shown_besides_published(
+    party: Party, *others: Party, state: VisibilityState | None = None
+) -> VisibleLocations:
+    """``locations_visible_to`` with the unpublished locations it shows, which name the set."""
     owners = sorted({party.pk, *(other.pk for other in others)})
     visible_pks = _unpublished_visible_to(owners, state or visibility_state())
     if not visible_pks:
-        return Location.objects.filter(publish=True)
-    return Location.objects.filter(Q(publish=True) | Among(F("pk"), visible_pks, "bigint"))
+        return VisibleLocations(Location.objects.filter(publish=True), ())
+    shown = Location.objects.filter(Q(publish=True) | Among(F("pk"), visible_pks, "bigint"))
+    return VisibleLocations(shown, tuple(visible_pks))
 
 
 def _unpublished_visible_to(owners: list[int], state: VisibilityState) -> list[int]:

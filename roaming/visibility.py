@@ -12,6 +12,7 @@ one of our CPO identities (OCPI-to-*); then only that identity's objects are sho
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -19,7 +20,11 @@ from django.db.models import QuerySet
 
 from billing.models import CDR, Tariff, TariffQuerySet
 from locations.models import Location, LocationQuerySet
-from locations.selectors import VisibilityState, locations_visible_to
+from locations.selectors import (
+    VisibilityState,
+    VisibleLocations,
+    locations_shown_besides_published,
+)
 from roaming.models import Partner, Party
 from roaming.transport.routing import Routing
 from sessions_app.models import Session
@@ -59,11 +64,26 @@ def locations_visible(audience: Audience, state: VisibilityState | None = None) 
 
     `state`: the request's ``visibility_state()``, if it has read it already.
     """
+    return locations_visible_named(audience, state)[0]
+
+
+def locations_visible_named(
+    audience: Audience, state: VisibilityState | None = None
+) -> tuple[LocationQuerySet, str]:
+    """``locations_visible``, and a name of the rule choosing them (for cache keys).
+
+    The name says which unpublished locations are shown and which identity of ours is
+    addressed: two requests whose sets hold the same locations get the same name, whoever sends
+    them and however their tokens change meanwhile.
+    """
     if not audience.parties:
-        queryset = Location.objects.published()
+        visible = VisibleLocations(Location.objects.published(), ())
     else:
-        queryset = locations_visible_to(*audience.parties, state=state)
-    return _addressed(queryset, audience)
+        visible = locations_shown_besides_published(*audience.parties, state=state)
+    addressed = audience.addressed.pk if audience.addressed is not None else "all"
+    unpublished = ",".join(map(str, visible.unpublished))
+    name = hashlib.sha1(f"{addressed}|{unpublished}".encode()).hexdigest()
+    return _addressed(visible.queryset, audience), name
 
 
 def tariffs_visible(audience: Audience) -> TariffQuerySet:

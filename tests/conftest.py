@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import redis
 from django.core.cache import cache
 from django.test import override_settings
 
@@ -48,3 +49,25 @@ def outsider(db: None) -> Party:
     return Party.objects.create(
         country_code="FR", party_id="OUT", name="Outsider eMSP", roles=[Role.EMSP.value]
     )
+
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+def _redis_is_up() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def redis_cache() -> Iterator[redis.Redis]:
+    """The default cache on a Redis database of the tests' own (skipped without a Redis)."""
+    if not _redis_is_up():
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    backend = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    with override_settings(CACHES={"default": backend}):
+        cache.clear()
+        yield redis.Redis.from_url(REDIS_URL)
+        cache.clear()

@@ -143,36 +143,50 @@ MARK_SPACING = 1000
 class _Reuse:
     """The count and the marks of one state of a set, kept in the cache under that state's name.
 
-    The stamp is the caller's name for the state of the whole set (for locations: the
-    visibility query with its parameters, the newest last_updated and the highest primary key,
-    so that every insert and every change, a change of publication included, names a new
-    state); the date filters are added to it. What no such stamp sees, a row deleted below the
-    highest key, shows after at most COUNT_REUSE_SECONDS.
+    The stamp is the caller's name for the state of the whole set (for locations: which
+    unpublished ones the audience may see, the identity it addresses, the newest last_updated
+    and the highest primary key, so that every insert and every change, a change of publication
+    included, names a new state); the date filters are added to it. What no such stamp sees, a
+    row deleted below the highest key, shows after at most COUNT_REUSE_SECONDS. Count and marks
+    share one entry: one cache read per request.
     """
 
     def __init__(self, stamp: str, params: PageRequest) -> None:
         name = f"{stamp}|{params.date_from}|{params.date_to}"
-        digest = hashlib.sha1(name.encode()).hexdigest()
-        self._count_key = f"ocpi:count:{digest}"
-        self._marks_key = f"ocpi:marks:{digest}"
+        self._key = f"ocpi:set:{hashlib.sha1(name.encode()).hexdigest()}"
+        self._entry: dict[str, Any] | None = None
+
+    def _read(self) -> dict[str, Any]:
+        if self._entry is None:
+            self._entry = cache.get(self._key) or {}
+        return self._entry
+
+    def _remember(self, name: str, value: Any) -> Any:
+        entry = self._read()
+        entry[name] = value
+        cache.set(self._key, entry, timeout=COUNT_REUSE_SECONDS)
+        return value
 
     def total(self, queryset: models.QuerySet[Any]) -> int:
-        total = cache.get(self._count_key)
-        if total is None:
-            total = queryset.count()
-            cache.set(self._count_key, total, timeout=COUNT_REUSE_SECONDS)
-        return int(total)
+        entry = self._read()
+        if "total" in entry:
+            return int(entry["total"])
+        return int(self._remember("total", queryset.count()))
 
     def marks(self, ordered: models.QuerySet[Any], date_field: str) -> list[tuple[datetime, Any]]:
         """The sort key of the last row of every full block of MARK_SPACING rows, in order."""
-        marks: list[tuple[datetime, Any]] | None = cache.get(self._marks_key)
-        if marks is None:
-            numbered = ordered.annotate(
-                _position=models.Window(RowNumber(), order_by=[date_field, "pk"])
-            ).annotate(_in_block=models.F("_position") % MARK_SPACING)
-            marks = list(numbered.filter(_in_block=0).values_list(date_field, "pk"))
-            cache.set(self._marks_key, marks, timeout=COUNT_REUSE_SECONDS)
-        return marks
+        entry = self._read()
+        if "marks" in entry:
+            marks: list[tuple[datetime, Any]] = entry["marks"]
+            return marks
+        numbered = ordered.annotate(
+            _position=models.Window(RowNumber(), order_by=[date_field, "pk"])
+        ).annotate(_in_block=models.F("_position") % MARK_SPACING)
+        return list(
+            self._remember(
+                "marks", list(numbered.filter(_in_block=0).values_list(date_field, "pk"))
+            )
+        )
 
 
 def _window(
@@ -196,9 +210,8 @@ def _after(
 ) -> models.QuerySet[M]:
     """The rows of `ordered` after the one with this sort key."""
     # The >= bound lets the database start an index range scan there.
-    return ordered.filter(**{f"{date_field}__gte": last_updated}).filter(
-        models.Q(**{f"{date_field}__gt": last_updated}) | models.Q(pk__gt=pk)
-    )
+    later = models.Q(**{f"{date_field}__gt": last_updated}) | models.Q(pk__gt=pk)
+    return ordered.filter(later, **{f"{date_field}__gte": last_updated})
 
 
 def _next_url(request: Request, params: PageRequest, cursor: Cursor) -> str:

@@ -17,7 +17,6 @@ list output to the object endpoints, which serialize real model instances.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -29,9 +28,10 @@ from django.db.models.functions import Cast, Lower
 from locations.models import EVSE, Connector, Location
 from roaming.choices import OcpiVersion
 from roaming.models import Party
-from roaming.modules.locations.cache import LocationStamp
+from roaming.modules.locations.cache import location_stamp
 from roaming.modules.locations.serializers import location_to_ocpi
 from roaming.transport.encoding import render_bytes
+from roaming.transport.rendered import Rendered, Stamp
 
 T = TypeVar("T")
 
@@ -142,23 +142,20 @@ def location_page_ids(queryset: QuerySet[Location]) -> QuerySet[Location]:
     return cast(QuerySet[Location], rows)
 
 
-def location_set_stamp(visible: QuerySet[Location], locations_state: str) -> str:
-    """The name of the current state of the `visible` set, for reusing its count and marks.
+def location_set_stamp(visibility: str, locations_state: str) -> str:
+    """The name of the current state of a visible set, for reusing its count and marks.
 
-    The visibility query with its parameters (which unpublished locations this audience may
-    see, which of our identities it addresses), and the state of all locations
-    (``locations.selectors.visibility_state``): any insert, any change of a location, its EVSEs
-    or connectors (publication included) moves it.
+    The name of the rule choosing the set (``roaming.visibility.locations_visible_named``) and
+    the state of all locations (``locations.selectors.visibility_state``): any insert, any
+    change of a location, its EVSEs or connectors (publication included) moves the latter.
     """
-    sql, params = visible.query.sql_with_params()
-    visibility = hashlib.sha1(repr((sql, params)).encode()).hexdigest()
     return f"locations:{visibility}:{locations_state}"
 
 
-def location_stamps(page: Sequence[Any]) -> list[LocationStamp]:
+def location_stamps(page: Sequence[Any]) -> list[Stamp]:
     """The cache stamps of the rows read by ``location_page_ids``, in page order."""
     return [
-        LocationStamp(row.pk, row.last_updated, row.owner__country_code, row.owner__party_id)
+        location_stamp(row.pk, row.last_updated, row.owner__country_code, row.owner__party_id)
         for row in page
     ]
 
@@ -192,11 +189,11 @@ def location_rows(pks: Sequence[int]) -> list[Location]:
     return [cast(Location, by_pk[pk]) for pk in pks if pk in by_pk]
 
 
-def locations_render(pks: Sequence[int], version: OcpiVersion) -> list[tuple[LocationStamp, bytes]]:
+def locations_render(pks: Sequence[int], version: OcpiVersion) -> list[Rendered]:
     """These locations' JSON for `version`, each with the stamp of the row it was rendered from."""
     rendered = []
     for row in location_rows(pks):
-        stamp = LocationStamp(row.id, row.last_updated, row.country_code, row.party_id)
+        stamp = location_stamp(row.id, row.last_updated, row.country_code, row.party_id)
         rendered.append((stamp, render_bytes(location_to_ocpi(row, version))))
     return rendered
 

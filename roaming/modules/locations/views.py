@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from locations.selectors import visibility_state
-from roaming.modules.locations.cache import rendered_locations
+from roaming.modules.locations.cache import LOCATION_TEXTS
 from roaming.modules.locations.selectors import (
     connector_find,
     evse_find,
@@ -34,7 +34,7 @@ from roaming.transport.envelope import ocpi_response
 from roaming.transport.errors import NotFoundError, UnknownLocationError
 from roaming.transport.pagination import paginate
 from roaming.transport.views import OcpiView
-from roaming.visibility import Audience, locations_visible
+from roaming.visibility import Audience, locations_visible, locations_visible_named
 
 
 class LocationListView(OcpiView):
@@ -43,11 +43,11 @@ class LocationListView(OcpiView):
     def get(self, request: Request, **kwargs: Any) -> Response:
         audience = Audience.of(self.partner, self.routing)
         state = visibility_state()
-        visible = locations_visible(audience, state)
-        stamp = location_set_stamp(visible, state.locations)
+        visible, visibility = locations_visible_named(audience, state)
+        stamp = location_set_stamp(visibility, state.locations)
         page = paginate(request, location_page_ids(visible), set_stamp=stamp)
         version = self.ocpi_version
-        texts = rendered_locations(
+        texts = LOCATION_TEXTS.texts(
             location_stamps(page.items), version, partial(locations_render, version=version)
         )
         return page.response(RenderedList(texts))

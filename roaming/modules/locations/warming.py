@@ -22,17 +22,13 @@ from django.utils import timezone
 from locations.models import Location
 from roaming.choices import OcpiVersion
 from roaming.models import Partner
-from roaming.modules.locations.cache import (
-    PREFIX,
-    LocationStamp,
-    cached_texts,
-    store_texts,
-)
+from roaming.modules.locations.cache import LOCATION_TEXTS
 from roaming.modules.locations.selectors import (
     location_page_ids,
     location_stamps,
     locations_render,
 )
+from roaming.transport.rendered import Stamp
 
 BATCH_SIZE = 500
 # A change is picked up by a later run even if its transaction commits this long after the
@@ -40,7 +36,7 @@ BATCH_SIZE = 500
 WATERMARK_OVERLAP = timedelta(seconds=60)
 # How long a run's place is kept: when it is gone, the next run goes through every location.
 FULL_SWEEP_SECONDS = 24 * 3600
-_LOCK_KEY = f"{PREFIX}:warming"
+_LOCK_KEY = f"{LOCATION_TEXTS.prefix}:warming"
 _LOCK_SECONDS = 900
 
 
@@ -78,20 +74,20 @@ def warm_rendered_locations(
 
 def _warm(version: OcpiVersion, *, full: bool) -> WarmingRun:
     started = timezone.now()
-    watermark_key = f"{PREFIX}:{version}:warmed-until"
+    watermark_key = f"{LOCATION_TEXTS.prefix}:{version}:warmed-until"
     since: datetime | None = None if full else cache.get(watermark_key)
     checked = rendered = 0
     for stamps in _stamp_batches(since - WATERMARK_OVERLAP if since else None):
-        texts = cached_texts(stamps, version)
+        texts = LOCATION_TEXTS.cached(stamps, version)
         missing = [stamp.pk for stamp in stamps if stamp.pk not in texts]
-        store_texts(locations_render(missing, version), version)
+        LOCATION_TEXTS.store(locations_render(missing, version), version)
         checked += len(stamps)
         rendered += len(missing)
     cache.set(watermark_key, started, timeout=FULL_SWEEP_SECONDS)
     return WarmingRun(version, since is None, checked, rendered)
 
 
-def _stamp_batches(since: datetime | None) -> Iterator[list[LocationStamp]]:
+def _stamp_batches(since: datetime | None) -> Iterator[list[Stamp]]:
     """Every location (changed at or after `since`) in (last_updated, pk) order, by batches."""
     locations = Location.objects.all()
     if since is not None:

@@ -126,3 +126,19 @@ def test_renderer_splices_pre_rendered_items_first_in_the_envelope() -> None:
     )
 
     assert body == b'{"data":[{"id":"A"},{"id":"B"}],"status_code":1000}'
+
+
+def test_on_redis_a_page_is_served_from_the_texts_stored_by_the_first_read(
+    client: Client, emsp_token: str, redis_cache: Any, django_assert_num_queries: Any
+) -> None:
+    site("LOC1", evses=2, connectors=2)
+    site("LOC2")
+    first = ocpi_get(client, emsp_token, url("2.2.1"))
+
+    # The state of locations and tokens, and the page's keys: the connection and its routing are
+    # remembered (roaming.transport.connections), the rest comes from Redis.
+    with django_assert_num_queries(2):
+        second = ocpi_get(client, emsp_token, url("2.2.1"))
+
+    assert second.content.split(b',"status_code"')[0] == first.content.split(b',"status_code"')[0]
+    assert [item["id"] for item in data(second)] == ["LOC1", "LOC2"]

@@ -15,13 +15,14 @@ from locations.models import EVSE
 from roaming.choices import OcpiVersion
 from roaming.models import Partner, PartnerState
 from roaming.modules.locations import views
-from roaming.modules.locations.cache import LocationStamp
+from roaming.modules.locations.cache import LOCATION_TEXTS, location_stamp
 from roaming.modules.locations.warming import (
     _LOCK_KEY,
     versions_in_use,
     warm_rendered_locations,
 )
 from roaming.tasks import warm_locations
+from roaming.transport.rendered import Rendered
 from tests.roaming.conftest import make_partner
 from tests.roaming.modules.conftest import data, ocpi_get
 from tests.roaming.modules.test_locations_sender import site, url
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.django_db
 V221 = [OcpiVersion.V2_2_1]
 
 
-def _render_nothing(*args: object, **kwargs: object) -> list[tuple[LocationStamp, bytes]]:
+def _render_nothing(*args: object, **kwargs: object) -> list[Rendered]:
     raise AssertionError("the page rendered a location the worker had rendered")
 
 
@@ -87,12 +88,12 @@ def test_a_stale_text_is_rendered_again_and_served_fresh(client: Client, emsp_to
 
 
 def test_a_location_keeps_one_entry_per_version_whatever_its_changes() -> None:
-    before = LocationStamp(7, datetime(2026, 1, 1, tzinfo=UTC), "NL", "CPO")
-    after = before._replace(last_updated=datetime(2026, 1, 2, tzinfo=UTC), party_id="NEW")
+    before = location_stamp(7, datetime(2026, 1, 1, tzinfo=UTC), "NL", "CPO")
+    after = location_stamp(7, datetime(2026, 1, 2, tzinfo=UTC), "NL", "NEW")
 
-    assert before.key("2.2.1") == after.key("2.2.1")
-    assert before.key("2.2.1") != before.key("2.1.1")
-    assert before.tag() != after.tag()
+    assert LOCATION_TEXTS.key("2.2.1", before.pk) == LOCATION_TEXTS.key("2.2.1", after.pk)
+    assert LOCATION_TEXTS.key("2.2.1", before.pk) != LOCATION_TEXTS.key("2.1.1", before.pk)
+    assert before.tag != after.tag
 
 
 def test_only_the_versions_of_registered_connections_are_rendered(emsp_token: str) -> None:
