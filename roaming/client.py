@@ -1,6 +1,6 @@
 """The one outbound OCPI client: every call we make to a partner goes through `call()`.
 
-One pooled httpx client per process, explicit timeouts, request and correlation ids on every call,
+One transport per process (kept-alive connections, roaming.keepalive), explicit timeouts, request and correlation ids on every call,
 the Authorization header in the partner's version's style, the envelope checked, and one
 ExchangeLog row per call. Failures split into TransientError (worth retrying later: timeouts,
 connection errors, HTTP 5xx/408/429, OCPI 3xxx and the hub's timeout/connection codes) and
@@ -19,12 +19,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 
 import httpx
 from django.conf import settings
 from django.db import DatabaseError
 
 from roaming.choices import OcpiVersion
+from roaming.keepalive import KeepAliveTransport
 from roaming.models import ExchangeLog, Partner
 from roaming.transport.auth import authorization_header
 from roaming.transport.encoding import dumps
@@ -33,6 +35,7 @@ from roaming.transport.status import OcpiStatus
 
 logger = logging.getLogger(__name__)
 
+USER_AGENT = "cpms-ocpi"
 _TRANSIENT_HTTP = frozenset({408, 425, 429})
 _TRANSIENT_HUB = frozenset({OcpiStatus.HUB_TIMEOUT, OcpiStatus.HUB_CONNECTION_PROBLEM})
 
@@ -73,28 +76,44 @@ class OcpiResponse:
     links: dict[str, str] = field(default_factory=dict)
 
 
-# --- the shared HTTP client -------------------------------------------------------------------
+# --- the shared transport ----------------------------------------------------------------------
 
-_http: httpx.Client | None = None
-_http_lock = threading.Lock()
-
-
-def http_client() -> httpx.Client:
-    """The process's pooled client (made on first use, so each forked worker makes its own)."""
-    global _http
-    if _http is None:
-        with _http_lock:
-            if _http is None:
-                _http = httpx.Client(follow_redirects=False)
-    return _http
+_transport: httpx.BaseTransport | None = None
+_transport_lock = threading.Lock()
 
 
-def _forget_http_client() -> None:
-    global _http
-    _http = None  # a forked child must not share the parent's sockets
+def transport() -> httpx.BaseTransport:
+    """The process's transport (made on first use, so each forked worker makes its own).
+
+    Kept-alive connections of our own (roaming.keepalive); httpx's client, which honours them,
+    when the environment configures an HTTP proxy.
+    """
+    global _transport
+    if _transport is None:
+        with _transport_lock:
+            if _transport is None:
+                _transport = _ProxiedTransport() if getproxies() else KeepAliveTransport()
+    return _transport
 
 
-os.register_at_fork(after_in_child=_forget_http_client)
+class _ProxiedTransport(httpx.BaseTransport):
+    """httpx's client (proxies from the environment), sending our requests as built."""
+
+    def __init__(self) -> None:
+        self._client = httpx.Client(follow_redirects=False)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self._client.send(request)
+        response.read()
+        return response
+
+
+def _forget_transport() -> None:
+    global _transport
+    _transport = None  # a forked child must not share the parent's sockets
+
+
+os.register_at_fork(after_in_child=_forget_transport)
 
 
 def _timeout() -> httpx.Timeout:
@@ -137,6 +156,7 @@ def call(
     request_headers = {
         "Authorization": authorization_header(token, base64_encoded=version != OcpiVersion.V2_1_1),
         "Accept": "application/json",
+        "User-Agent": USER_AGENT,
         REQUEST_ID_HEADER: new_id(),
         CORRELATION_ID_HEADER: correlation_id or (ids.correlation_id if ids else new_id()),
         **(headers or {}),
@@ -199,15 +219,19 @@ def _send(
     exchange: _Exchange, params: Mapping[str, str] | None, timeout: float | None = None
 ) -> httpx.Response:
     url = exchange.url
+    limits = _timeout() if timeout is None else httpx.Timeout(timeout)
     try:
-        response = http_client().request(
+        request = httpx.Request(
             exchange.method,
             url,
             params=params,
             headers=exchange.headers,
             content=exchange.body,
-            timeout=_timeout() if timeout is None else httpx.Timeout(timeout),
+            extensions={"timeout": limits.as_dict()},
         )
+        response = transport().handle_request(request)
+        response.request = request
+        response.read()
     except httpx.TimeoutException as error:
         raise TransientError(f"Timed out: {type(error).__name__}", url=url) from error
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as error:
@@ -215,6 +239,7 @@ def _send(
     except httpx.HTTPError as error:
         raise TransientError(f"Connection failed: {error}", url=url) from error
     exchange.answered(response)
+    logger.debug("%s %s: HTTP %s", exchange.method, url, response.status_code)
     return response
 
 

@@ -68,7 +68,7 @@ def offline_partners(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("partner offline (fuzz tests)", request=request)
 
-    monkeypatch.setattr(ocpi_client, "_http", httpx.Client(transport=httpx.MockTransport(refuse)))
+    monkeypatch.setattr(ocpi_client, "_transport", httpx.MockTransport(refuse))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 from roaming import client as ocpi_client
 from roaming.choices import OcpiVersion
 from roaming.client import PermanentError, TransientError, call, paginate, redact
+from roaming.keepalive import KeepAliveTransport
 from roaming.models import ExchangeLog, Partner
 from roaming.transport.ids import RequestIds, bound_ids
 from tests.roaming.conftest import make_partner
@@ -39,8 +40,7 @@ def transport(monkeypatch) -> Callable[[Handler], list[httpx.Request]]:
             seen.append(request)
             return handler(request)
 
-        mocked = httpx.Client(transport=httpx.MockTransport(recording))
-        monkeypatch.setattr(ocpi_client, "_http", mocked)
+        monkeypatch.setattr(ocpi_client, "_transport", httpx.MockTransport(recording))
         return seen
 
     return install
@@ -238,5 +238,16 @@ def test_paginate_stops_on_a_link_loop(partner, transport) -> None:
         list(paginate(URL, partner=partner))
 
 
-def test_the_shared_client_is_one_per_process() -> None:
-    assert ocpi_client.http_client() is ocpi_client.http_client()
+def test_the_shared_transport_is_one_per_process(monkeypatch) -> None:
+    monkeypatch.setattr(ocpi_client, "_transport", None)
+    monkeypatch.setattr(ocpi_client, "getproxies", dict)
+
+    assert ocpi_client.transport() is ocpi_client.transport()
+    assert isinstance(ocpi_client.transport(), KeepAliveTransport)
+
+
+def test_a_configured_proxy_is_honoured_through_httpx(monkeypatch) -> None:
+    monkeypatch.setattr(ocpi_client, "_transport", None)
+    monkeypatch.setattr(ocpi_client, "getproxies", lambda: {"https": "http://proxy:3128"})
+
+    assert not isinstance(ocpi_client.transport(), KeepAliveTransport)
