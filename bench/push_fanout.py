@@ -77,6 +77,8 @@ def child_env(url: str, broker: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": url,
         "CELERY_BROKER_URL": broker,
+        # As in production: the processes share a cache (what they remember of connections).
+        "CACHE_URL": broker,
         "DEBUG": "false",
         "SECRET_KEY": SECRET_KEY,
         "ALLOWED_HOSTS": "localhost",
@@ -289,13 +291,18 @@ def prepare(url: str, broker: str, *, locations: int, evses: int, ports: list[in
 
 
 def generator_main(
-    url: str, broker: str, rate: float, seconds: float, part: int, parts: int
+    url: str, broker: str, rate: float, seconds: float, part: int, parts: int, batch: float
 ) -> None:
-    """Change EVSE statuses at `rate`/s for `seconds` s; print what was achieved."""
+    """Change EVSE statuses at `rate`/s for `seconds` s; print what was achieved.
+
+    With `batch` seconds, the changes due in each such tick are reported together
+    (``sessions_app.gateway.port.evse_statuses_changed``, as a charger gateway applying the
+    status notifications that arrived meanwhile); without, one by one (``evse_status_changed``).
+    """
     django_setup(url, broker)
     from locations.choices import Status
     from locations.models import EVSE
-    from sessions_app.services import evse_status_report
+    from sessions_app.gateway.port import evse_status_changed, evse_statuses_changed
 
     evses = list(
         EVSE.objects.filter(location__ocpi_id__startswith="BENCH")
@@ -307,19 +314,29 @@ def generator_main(
     lags = []
     started = time.time()
     done = 0
-    for index in range(total):
+    while done < total:
         if time.time() - started >= seconds:
             break  # the machine cannot make changes this fast: stop on time, report the rate
-        done += 1
-        due = started + index / rate
+        due = started + done / rate
         pause = due - time.time()
         if pause > 0:
             time.sleep(pause)
         else:
             lags.append(-pause)
-        evse = rng.choice(evses)
-        status = Status.CHARGING if evse.status == Status.AVAILABLE else Status.AVAILABLE
-        evse_status_report(evse=evse, status=status)
+        now = time.time()
+        count = 1 if not batch else max(1, min(total - done, int((now - started) * rate) - done))
+        chosen = [rng.choice(evses) for _ in range(count)]
+        changes = [
+            (evse, Status.CHARGING if evse.status == Status.AVAILABLE else Status.AVAILABLE)
+            for evse in chosen
+        ]
+        if batch:
+            evses_changed = {evse.pk: (evse, status) for evse, status in changes}
+            evse_statuses_changed(reports=list(evses_changed.values()))
+            time.sleep(max(0.0, batch - (time.time() - now)))
+        else:
+            evse_status_changed(evse=changes[0][0], status=changes[0][1])
+        done += count
     ended = time.time()
     print(
         json.dumps(
@@ -354,7 +371,9 @@ def backlog_main(url: str, broker: str, count: int) -> None:
     print(json.dumps({"changes": len(evses), "committed_at": committing}), flush=True)
 
 
-def generate(url: str, broker: str, *, rate: float, seconds: float, parts: int) -> dict[str, float]:
+def generate(
+    url: str, broker: str, *, rate: float, seconds: float, parts: int, batch: float = 0.0
+) -> dict[str, float]:
     processes = [
         subprocess.Popen(
             [
@@ -370,6 +389,8 @@ def generate(url: str, broker: str, *, rate: float, seconds: float, parts: int) 
                 str(part),
                 "--generators",
                 str(parts),
+                "--batch-ms",
+                str(batch * 1000),
                 "--broker",
                 broker,
             ],
@@ -592,7 +613,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cpu_before = cpu()
         began = time.time()
         load = generate(
-            url, args.broker, rate=args.rate, seconds=args.duration, parts=args.generators
+            url,
+            args.broker,
+            rate=args.rate,
+            seconds=args.duration,
+            parts=args.generators,
+            batch=args.batch_ms / 1000,
         )
         ended = time.time()
         drained = wait_empty(url, DRAIN_TIMEOUT_SECONDS)
@@ -625,6 +651,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             rate=args.rate * args.burst_factor,
             seconds=args.burst_seconds,
             parts=args.generators,
+            batch=args.burst_batch_ms / 1000,
         )
         ended = time.time()
         drained = wait_empty(url, DRAIN_TIMEOUT_SECONDS)
@@ -667,6 +694,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "generators": args.generators,
             "duration": args.duration,
             "burst": f"{args.burst_factor}x for {args.burst_seconds} s",
+            "reports": {
+                "sustained": f"batched per {args.batch_ms:g} ms" if args.batch_ms else "one by one",
+                "burst": f"batched per {args.burst_batch_ms:g} ms"
+                if args.burst_batch_ms
+                else "one by one",
+            },
         }
         return result
     finally:
@@ -692,6 +725,19 @@ def main() -> None:
         "--backlog", type=int, default=1000, help="EVSE changes queued at once (capacity phase)."
     )
     parser.add_argument("--generators", type=int, default=2)
+    parser.add_argument(
+        "--batch-ms",
+        type=float,
+        default=0.0,
+        help="Sustained phase: report the changes due in each tick of this many ms together "
+        "(0: one by one).",
+    )
+    parser.add_argument(
+        "--burst-batch-ms",
+        type=float,
+        default=50.0,
+        help="Burst phase: the same (a gateway applying the status notifications of each tick).",
+    )
     parser.add_argument("--broker", default=DEFAULT_BROKER)
     parser.add_argument("--ports", default="")
     parser.add_argument("--part", type=int, default=0)
@@ -707,7 +753,15 @@ def main() -> None:
         prepare(url, args.broker, locations=args.locations, evses=args.evses, ports=ports)
         return
     if args.role == "generator":
-        generator_main(url, args.broker, args.rate, args.duration, args.part, args.generators)
+        generator_main(
+            url,
+            args.broker,
+            args.rate,
+            args.duration,
+            args.part,
+            args.generators,
+            args.batch_ms / 1000,
+        )
         return
     if args.role == "backlog":
         backlog_main(url, args.broker, args.backlog)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from billing import cdrs as billing_cdrs
@@ -21,14 +21,13 @@ from billing.costing import engine_tariff, tax_lines
 from billing.models import Tariff, TariffElement
 from billing.pricing import ChargingPeriodInput, SessionInputError, TariffError, price_session
 from billing.pricing import PeriodKind as EnginePeriodKind
-from cpms.audit import not_audited
 from locations.choices import Status as EvseStatus
 from locations.models import EVSE, Connector, Location
 from roaming.models import Party
 from roaming.modules.tariffs.serializers import tariff_snapshot
 from roaming.ownership import OwnershipError, ensure_partner_emsp
 from roaming.push.services import (
-    push_location_changed,
+    push_evses_changed,
     push_locations_opened,
     push_session_changed,
 )
@@ -92,13 +91,17 @@ def ensure_token_sender(*, sender: Party, owner: Party) -> None:
     ensure_partner_emsp(owner)
 
 
-def token_find(*, owner: Party, uid: str, token_type: str | None) -> Token | None:
+def token_find(
+    *, owner: Party, uid: str, token_type: str | None, lock: bool = False
+) -> Token | None:
     """The owner's token with this uid (compared case-insensitively) and type.
 
     ``token_type`` None matches any type, preferring RFID: OCPI 2.1.1 addresses a token by its
-    uid alone.
+    uid alone. ``lock``: locked for update until the caller's transaction ends.
     """
     tokens = Token.objects.select_related("owner").filter(owner=owner, uid__ci=uid)
+    if lock:
+        tokens = tokens.select_for_update(of=("self",))
     if token_type is not None:
         return tokens.filter(type=token_type).first()
     rfid_first = Case(
@@ -141,10 +144,9 @@ def token_patch(
     """
     ensure_token_sender(sender=sender, owner=owner)
     with transaction.atomic():
-        found = token_find(owner=owner, uid=uid, token_type=token_type)
-        if found is None:
+        token = token_find(owner=owner, uid=uid, token_type=token_type, lock=True)
+        if token is None:
             raise TokenNotFoundError(f"{owner.code} has no token {uid!r} here")
-        token = Token.objects.select_for_update().select_related("owner").get(pk=found.pk)
         listed_as = _listed_as(token)
         _assign(token, changes)
         token.last_updated = last_updated
@@ -224,16 +226,56 @@ def evse_status_report(*, evse: EVSE, status: str) -> bool:
 
     A REMOVED EVSE stays removed whatever its charger says: it is gone for partners.
     """
+    return evse_statuses_report(reports=[(evse, status)]) == 1
+
+
+def _evses_for_status() -> QuerySet[EVSE]:
+    """EVSEs locked for a status change, with what telling partners reads of them."""
+    return (
+        EVSE.objects.select_for_update(of=("self",))
+        .select_related("location__owner")
+        .only(
+            *("id", "uid", "status", "last_updated", "location_id"),
+            *("location__id", "location__ocpi_id", "location__publish", "location__owner_id"),
+            *("location__owner__country_code", "location__owner__party_id"),
+        )
+    )
+
+
+def evse_statuses_report(*, reports: Sequence[tuple[EVSE, str]]) -> int:
+    """Chargers report the statuses of several EVSEs at once (a gateway applying the status
+    notifications that arrived together): ``evse_status_report`` for each, in one transaction,
+    the partners told of every change and nudged once. The last report of an EVSE wins. Returns
+    how many EVSEs changed.
+    """
+    wanted = {evse.pk: status for evse, status in reports}
     with transaction.atomic():
-        locked = EVSE.objects.select_for_update().select_related("location").get(pk=evse.pk)
-        if locked.status == status or locked.status == EvseStatus.REMOVED:
-            return False
-        locked.status = status
-        with not_audited():
-            locked.save(update_fields=["status", "last_updated"])
-        push_location_changed(location=locked.location, evse=locked, fields=["status"])
-    evse.status = status
-    return True
+        # The same locking order in every batch: no deadlock between two.
+        locked = list(_evses_for_status().filter(pk__in=wanted).order_by("pk"))
+        changed = [
+            evse
+            for evse in locked
+            if evse.status != wanted[evse.pk] and evse.status != EvseStatus.REMOVED
+        ]
+        if not changed:
+            return 0
+        now = timezone.now()
+        for status in {wanted[evse.pk] for evse in changed}:
+            EVSE.objects.filter(pk__in=[e.pk for e in changed if wanted[e.pk] == status]).update(
+                status=status, last_updated=now
+            )
+        # As EVSE.save does for one: the locations move with their EVSEs.
+        Location.objects.filter(pk__in={evse.location_id for evse in changed}).update(
+            last_updated=now
+        )
+        for evse in changed:
+            evse.status, evse.last_updated = wanted[evse.pk], now
+        push_evses_changed(evses=changed, fields=["status"])
+    changed_pks = {evse.pk for evse in changed}
+    for evse, _ in reports:
+        if evse.pk in changed_pks:
+            evse.status = wanted[evse.pk]
+    return len(changed)
 
 
 def session_start(

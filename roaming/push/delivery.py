@@ -93,6 +93,8 @@ TASK_TIME_LIMIT = 150
 LEASE = timedelta(seconds=TASK_TIME_LIMIT + 30)
 # No new request is started later than this into a task, leaving time for the slowest call.
 SEND_BUDGET_SECONDS = 60.0
+# A claim also takes the later due rows of the objects it claimed, up to this many per row.
+LATER_ROWS_PER_ROW = 4
 # Sends are committed with their outcomes in groups of at most this many rows and seconds.
 FLUSH_ROWS = 100
 FLUSH_SECONDS = 1.0
@@ -197,21 +199,25 @@ def due_rows(partner_id: int, now: datetime | None = None) -> QuerySet[OutboxRow
 def claim_rows(
     *, partner_id: int, worker: str, limit: int, now: datetime | None = None
 ) -> list[OutboxRow]:
-    """Claim up to ``limit`` due rows of the partner, oldest first, for ``worker``.
+    """Claim up to ``limit`` due rows of the partner, oldest first, for ``worker``, and the
+    later due rows of the same objects (up to LATER_ROWS_PER_ROW times ``limit``).
 
-    Two claimers never get the same row: PostgreSQL skips rows another claim has locked, and
-    the UPDATE re-checks that each row is still due (on SQLite the whole claim holds the write
-    lock, transactions being IMMEDIATE).
+    The later rows come along because a send carries the object as it is when sent, which
+    covers them: a backlog (a burst of status changes, a partner back from an outage) then costs
+    one request per object rather than one per change. Two claimers never get the same row:
+    PostgreSQL skips rows another claim has locked, and the UPDATE re-checks that each row is
+    still due (on SQLite the whole claim holds the write lock, transactions being IMMEDIATE).
     """
     now = now or timezone.now()
     with transaction.atomic():
         relaxed_commit()
-        candidates = due_rows(partner_id, now).order_by("id")
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
-        found = list(candidates.values_list("id", "state", "kind", "object_key")[:limit])
+        found = _due_for_claim(due_rows(partner_id, now).order_by("id"), limit)
         if not found:
             return []
+        if len(found) == limit:
+            keys = {key for _, _, _, key in found}
+            later = due_rows(partner_id, now).filter(object_key__in=keys, id__gt=found[-1][0])
+            found += _due_for_claim(later.order_by("id"), limit * LATER_ROWS_PER_ROW)
         ids = [pk for pk, _, _, _ in found]
         forget_sessions_maybe_sent(
             partner_id,
@@ -229,6 +235,12 @@ def claim_rows(
             pk__in=ids, claimed_by=worker, state=OutboxState.IN_FLIGHT
         ).order_by("id")
     )
+
+
+def _due_for_claim(rows: QuerySet[OutboxRow], limit: int) -> list[tuple[int, str, str, str]]:
+    if connection.features.has_select_for_update_skip_locked:
+        rows = rows.select_for_update(skip_locked=True)
+    return list(rows.values_list("id", "state", "kind", "object_key")[:limit])
 
 
 def forget_sessions_maybe_sent(partner_id: int, keys: list[str]) -> None:

@@ -23,11 +23,11 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from copy import copy
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Field, Q, QuerySet
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
@@ -47,6 +47,7 @@ from roaming.models import (
     PushChannel,
 )
 from roaming.push.keys import cdr_key, location_key, session_key, tariff_key
+from roaming.transport.connections import remembered
 from roaming.visibility import Audience, locations_visible
 from sessions_app.models import Session
 
@@ -93,6 +94,41 @@ def push_location_changed(
         operation=operation,
         fields=sorted(fields or ()) if operation == OutboxOperation.PATCH else [],
     )
+
+
+def push_evses_changed(*, evses: Sequence[EVSE], fields: Collection[str]) -> None:
+    """``push_location_changed`` for each of these EVSEs (their locations loaded with the
+    owner), in one statement per audience, the partners nudged once for all of them: a charger
+    gateway applying a batch of status reports."""
+    _require_transaction()
+    operation = (
+        OutboxOperation.PATCH
+        if fields and set(fields) <= EVSE_PATCH_FIELDS
+        else OutboxOperation.PUT
+    )
+    by_audience: dict[tuple[int, ...], list[OutboxRow]] = {}
+    receivers = receiver_ids(ModuleID.LOCATIONS)
+    for evse in evses:
+        key = location_key(evse.location, evse)
+        audience = _location_audience(evse.location, key, whole=False, candidates=receivers)
+        partners = tuple(audience)
+        if partners:
+            by_audience.setdefault(partners, []).append(
+                _row(
+                    partners[0],
+                    module=ModuleID.LOCATIONS,
+                    kind=OutboxKind.EVSE,
+                    object_id=evse.pk,
+                    key=key,
+                    operation=operation,
+                    fields=sorted(fields) if operation == OutboxOperation.PATCH else [],
+                )
+            )
+    for partners, rows in by_audience.items():
+        _insert_for_partners(rows, partners, ignore_conflicts=False)
+    nudged = sorted({partner for partners in by_audience for partner in partners})
+    if nudged:
+        transaction.on_commit(partial(_nudge, nudged))
 
 
 def push_locations_opened(
@@ -347,9 +383,20 @@ def _is_receiver(partner: Partner, module: ModuleID) -> bool:
     return False
 
 
-def receiver_ids(module: ModuleID, *, extra: Q | None = None) -> list[int]:
-    """Registered partners that take pushes of this module, by primary key (one query, two for
-    OCPI 2.1.1 connections)."""
+def receiver_ids(module: ModuleID, *, emsp_pk: int | None = None) -> list[int]:
+    """Registered partners that take pushes of this module (those speaking for the eMSP
+    `emsp_pk`, if given), by primary key.
+
+    Every change asks, so the answer is remembered while no connection, party or endpoint
+    changes (roaming.transport.connections).
+    """
+    found = remembered(("receivers", module, emsp_pk), lambda: _read_receiver_ids(module, emsp_pk))
+    return list(found)  # a copy: the remembered list is shared
+
+
+def _read_receiver_ids(module: ModuleID, emsp_pk: int | None) -> list[int]:
+    # One query, two for OCPI 2.1.1 connections.
+    extra = Q(partner__parties=emsp_pk) if emsp_pk is not None else None
     endpoints = PartnerEndpoint.objects.filter(
         partner__state=PartnerState.REGISTERED,
         module=module,
@@ -366,8 +413,13 @@ def receiver_ids(module: ModuleID, *, extra: Q | None = None) -> list[int]:
     return sorted(ids)
 
 
-def _location_audience(location: Location, key: str, *, whole: bool) -> list[int]:
-    candidates = receiver_ids(ModuleID.LOCATIONS)
+def _location_audience(
+    location: Location, key: str, *, whole: bool, candidates: list[int] | None = None
+) -> list[int]:
+    """The partners to hear of a change of this location; `candidates`: the locations
+    receivers, when the caller has read them already."""
+    if candidates is None:
+        candidates = receiver_ids(ModuleID.LOCATIONS)
     if location.publish or not candidates:
         return candidates
     partners = Partner.objects.filter(pk__in=candidates).prefetch_related("parties")
@@ -386,7 +438,7 @@ def _location_audience(location: Location, key: str, *, whole: bool) -> list[int
 
 
 def _emsp_connections(module: ModuleID, emsp_pk: int) -> list[int]:
-    return receiver_ids(module, extra=Q(partner__parties=emsp_pk))
+    return receiver_ids(module, emsp_pk=emsp_pk)
 
 
 # --- recording -------------------------------------------------------------------------------------
@@ -473,41 +525,69 @@ def _record(
         operation=operation,
         fields=fields,
     )
-    _insert_for_partners(row, partners, ignore_conflicts=ignore_existing)
+    _insert_for_partners([row], partners, ignore_conflicts=ignore_existing)
     transaction.on_commit(partial(_nudge, list(partners)))
 
 
 def _insert_for_partners(
-    row: OutboxRow, partner_ids: Sequence[int], *, ignore_conflicts: bool
+    rows: Sequence[OutboxRow], partner_ids: Sequence[int], *, ignore_conflicts: bool
 ) -> None:
-    """Insert a copy of ``row`` for each partner.
+    """Insert a copy of each of ``rows`` for each partner.
 
-    On PostgreSQL one ``INSERT ... SELECT`` over the array of partner ids, with the row's values
-    prepared once: every change of the network goes through here, and building a model instance
-    and its parameters per partner was most of a change's cost. Elsewhere, the ORM's bulk insert.
+    On PostgreSQL one ``INSERT ... SELECT`` of the partner ids (an array) with the rows' values
+    (a VALUES list), prepared once: every change of the network goes through here, and building
+    a model instance and its parameters per partner was most of a change's cost. Elsewhere, the
+    ORM's bulk insert.
     """
     if connection.vendor != "postgresql":
-        copies = [copy(row) for _ in partner_ids]
-        for copied, partner_id in zip(copies, partner_ids, strict=True):
-            copied.partner_id = partner_id
+        copies = []
+        for row in rows:
+            for partner_id in partner_ids:
+                copied = copy(row)
+                copied.partner_id = partner_id
+                copies.append(copied)
         _bulk_insert(copies, ignore_conflicts=ignore_conflicts)
         return
-    fields = [
+    fields = _copied_fields()
+    sql = _insert_sql(len(rows), ignore_conflicts)
+    values = [
+        value
+        for position, row in enumerate(rows)
+        for value in (
+            position,
+            *(field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields),
+        )
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(partner_ids), *values])
+
+
+def _copied_fields() -> list[Field[Any, Any]]:
+    return [
         field
         for field in OutboxRow._meta.concrete_fields
         if not field.primary_key and field.attname != "partner_id"
     ]
+
+
+@lru_cache(maxsize=64)
+def _insert_sql(row_count: int, ignore_conflicts: bool) -> str:
+    """The statement of ``_insert_for_partners`` for this many rows (PostgreSQL)."""
+    fields = _copied_fields()
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
+    names = ", ".join(f"c{index}" for index in range(len(fields)))
+    # Typed placeholders: a VALUES column of NULLs would otherwise be text.
+    typed = ", ".join(f"%s::{field.db_type(connection)}" for field in fields)
+    one_row = f"(%s::int, {typed})"
     conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
-    sql = (
+    # Ordered so that each partner's rows get ids in the order of the rows: the order of sending.
+    return (
         f"INSERT INTO {quote(OutboxRow._meta.db_table)} ({quote('partner_id')}, {columns}) "
-        f"SELECT partner, {placeholders} FROM unnest(%s::bigint[]) AS partner{conflict}"
+        f"SELECT partner, {names} FROM unnest(%s::bigint[]) AS partner "
+        f"CROSS JOIN (VALUES {', '.join([one_row] * row_count)}) AS row_values (position, {names}) "
+        f"ORDER BY position, partner{conflict}"
     )
-    values = [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, list(partner_ids)])
 
 
 def _nudge(partner_ids: Iterable[int]) -> None:

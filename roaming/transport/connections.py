@@ -1,10 +1,11 @@
 """Each process's memory of the connections that called it, valid while none has changed.
 
 Every OCPI request looks up its connection by token and resolves its routing headers: three
-queries whose ORM set-up costs more than a small page does. Their answers change only when a
-connection or a party changes (staff, a handshake, a hub's ClientInfo), so a process keeps them,
-under a generation number held in the shared cache. A commit that saves or deletes a connection
-or a party, or changes the parties a connection speaks for, moves the number; a request reads it
+queries whose ORM set-up costs more than a small page does; every change of the network asks
+which partners receive pushes of it. These answers change only when a connection, one of its
+endpoints or a party changes (staff, a handshake, a hub's ClientInfo), so a process keeps them,
+under a generation number held in the shared cache. A commit that saves or deletes a connection,
+an endpoint or a party, or changes the parties a connection speaks for, moves the number; a request reads it
 (one cache round trip) and drops the process's memory when it moved.
 
 Only with a cache the processes share: with per-process memory (no CACHE_URL) a change made in
@@ -61,8 +62,9 @@ _memory = _Memory()
 
 
 def remembered(key: tuple[Any, ...], compute: Callable[[], T]) -> T:
-    """What `compute` answers for `key` (a connection by token hash, a routing), remembered
-    while no connection or party has changed. `compute` must read only connections and parties;
+    """What `compute` answers for `key` (a connection by token hash, a routing, the receivers
+    of a module), remembered while no connection, endpoint or party has changed. `compute` must
+    read only those;
     what it answers is shared by the requests of the process, which must not change it.
     """
     return _memory.remembered(key, compute)

@@ -89,6 +89,12 @@ def evse_status_changed(*, evse: EVSE, status: str) -> None:
     services.evse_status_report(evse=evse, status=status)
 
 
+def evse_statuses_changed(*, reports: Sequence[tuple[EVSE, str]]) -> int:
+    """Status changes of several EVSEs that arrived together, applied at once; returns how many
+    changed. For a charger-side process that takes status notifications in batches."""
+    return services.evse_statuses_report(reports=reports)
+
+
 def authorize_request(*, evse: EVSE, uid: str, token_type: str) -> AuthorizationDecision:
     """A driver presented a token at the charger: may it charge here?"""
     return token_authorize(uid=uid, token_type=token_type, location=evse.location, evse=evse)

@@ -10,8 +10,9 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from roaming.choices import Role
-from roaming.models import Partner, PartnerState, Party
+from roaming.choices import InterfaceRole, ModuleID, Role
+from roaming.models import Partner, PartnerEndpoint, PartnerState, Party
+from roaming.push.services import receiver_ids
 from roaming.transport import connections
 from tests.roaming.conftest import auth, make_partner
 from tests.roaming.test_transport_routing import routed
@@ -118,3 +119,22 @@ def test_an_emptied_cache_makes_every_process_read_again(
 
     with django_assert_num_queries(3):  # the connection, then the routing's two parties
         client.get(PROBE, headers=auth(token))
+
+
+def test_the_receivers_of_a_module_are_remembered_until_an_endpoint_changes(
+    registered: tuple[Partner, str], committed: Callable[[], Any], django_assert_num_queries: Any
+) -> None:
+    partner, _ = registered
+    assert receiver_ids(ModuleID.LOCATIONS) == []
+    with django_assert_num_queries(0):
+        assert receiver_ids(ModuleID.LOCATIONS) == []
+
+    with committed():
+        PartnerEndpoint.objects.create(
+            partner=partner,
+            module=ModuleID.LOCATIONS,
+            role=InterfaceRole.RECEIVER,
+            url="https://emsp.example.com/ocpi/2.2.1/locations",
+        )
+
+    assert receiver_ids(ModuleID.LOCATIONS) == [partner.pk]

@@ -27,13 +27,13 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Recorded:
     def session_changed(*, session: Session) -> None:
         seen.sessions.append((session.ocpi_id, session.status, str(session.kwh)))
 
-    def location_changed(*, location: Any, evse: Any = None, connector: Any = None, **kw: Any):
-        seen.evses.append((evse.uid if evse is not None else "", list(kw.get("fields") or [])))
+    def evses_changed(*, evses: Any, fields: Any) -> None:
+        seen.evses.extend((evse.uid, list(fields)) for evse in evses)
 
     def cdr_create(*, session: Session) -> None:
         seen.cdrs.append(session.ocpi_id)
 
     monkeypatch.setattr("sessions_app.services.push_session_changed", session_changed)
-    monkeypatch.setattr("sessions_app.services.push_location_changed", location_changed)
+    monkeypatch.setattr("sessions_app.services.push_evses_changed", evses_changed)
     monkeypatch.setattr("billing.cdrs.cdr_create_from_session", cdr_create)
     return seen

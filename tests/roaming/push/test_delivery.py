@@ -146,6 +146,27 @@ def test_ten_changes_before_the_worker_runs_make_one_request_with_the_latest_sta
     ) == {newest.pk}
 
 
+def test_a_backlog_longer_than_a_batch_costs_one_request_per_object(
+    peer, receiver, settings
+) -> None:
+    settings.OCPI_PUSH_BATCH_SIZE = 2
+    first = EVSEFactory.create(uid="E1", location__ocpi_id="LOC1")
+    second = EVSEFactory.create(uid="E2", location=first.location)
+    for evse in (first, second):
+        ConnectorFactory.create(evse=evse)
+        peer.objects[f"locations/NL/OPN/LOC1/{evse.uid}"] = {"uid": evse.uid}
+    for status in [Status.CHARGING, Status.AVAILABLE, Status.BLOCKED]:
+        evse_set_status(evses=[first, second], status=status)  # six rows, batches of two
+
+    deliver(receiver)
+
+    sent = [
+        (request.path.rsplit("/", 1)[-1], request.body["status"]) for request in peer.received()
+    ]
+    assert sent == [("E1", "BLOCKED"), ("E2", "BLOCKED")]
+    assert states().count(OutboxState.SUPERSEDED) == 4
+
+
 def test_a_location_put_carries_queued_changes_of_its_evses_and_connectors(peer, receiver) -> None:
     connector = ConnectorFactory.create(evse__location__ocpi_id="LOC1")
     evse, location = connector.evse, connector.evse.location

@@ -25,6 +25,7 @@ from roaming.push.services import (
     push_tariff_changed,
     push_tariff_deleted,
 )
+from sessions_app.services import evse_statuses_report
 from tests.billing.factories import CDRFactory, TariffFactory
 from tests.locations.factories import ConnectorFactory, EVSEFactory, LocationFactory
 from tests.roaming.push.conftest import connect
@@ -193,3 +194,60 @@ def test_committing_a_change_nudges_the_partners_delivery(
         push_location_changed(location=location)
         push_location_changed(location=location)
     assert nudged == [receiver.pk]  # one queued task, however many changes
+
+
+def test_a_batch_of_status_reports_is_one_status_patch_per_changed_evse_and_one_nudge(
+    peer, emsp, outsider, django_capture_on_commit_callbacks
+) -> None:
+    first = connect(peer, parties=[emsp], name="First")
+    second = connect(peer, parties=[outsider], name="Second")
+    charging = EVSEFactory.create(uid="E1", location__ocpi_id="LOC1")
+    unchanged = EVSEFactory.create(uid="E2", status=Status.AVAILABLE)
+    removed = EVSEFactory.create(uid="E3", status=Status.REMOVED)
+    reports = [
+        (charging, Status.AVAILABLE),
+        (charging, Status.CHARGING),  # the last report of an EVSE wins
+        (unchanged, Status.AVAILABLE),
+        (removed, Status.AVAILABLE),
+    ]
+
+    with django_capture_on_commit_callbacks() as nudges:
+        assert evse_statuses_report(reports=reports) == 1
+
+    charging.refresh_from_db()
+    assert charging.status == Status.CHARGING
+    assert charging.location.last_updated == charging.last_updated
+    queued = rows()
+    assert {(row.partner_id, row.object_key) for row in queued} == {
+        (first.pk, "locations/NL/OPN/LOC1/E1"),
+        (second.pk, "locations/NL/OPN/LOC1/E1"),
+    }
+    assert {(row.operation, tuple(row.fields)) for row in queued} == {
+        (OutboxOperation.PATCH, ("status",))
+    }
+    assert len(nudges) == 1
+
+
+def test_a_batch_of_status_reports_that_changes_nothing_records_nothing(peer, emsp) -> None:
+    connect(peer, parties=[emsp])
+    evse = EVSEFactory.create(status=Status.AVAILABLE)
+
+    assert evse_statuses_report(reports=[(evse, Status.AVAILABLE)]) == 0
+    assert rows() == []
+
+
+def test_a_batch_queues_each_partners_rows_in_the_order_of_the_changes(
+    peer, emsp, outsider
+) -> None:
+    partners = [
+        connect(peer, parties=[emsp], name="A"),
+        connect(peer, parties=[outsider], name="B"),
+    ]
+    location = LocationFactory.create(ocpi_id="LOC1")
+    evses = [EVSEFactory.create(uid=f"E{n}", location=location) for n in range(1, 4)]
+
+    evse_statuses_report(reports=[(evse, Status.CHARGING) for evse in reversed(evses)])
+
+    for partner in partners:
+        keys = [row.object_key.rsplit("/", 1)[-1] for row in rows(partner=partner)]
+        assert keys == ["E1", "E2", "E3"]
