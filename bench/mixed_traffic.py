@@ -13,6 +13,8 @@ postgres://postgres@127.0.0.1:5432/cpms_bench_mixed, created and migrated if mis
    regenerating it (after dropping the database) when it holds another network;
 2. registers one OCPI 2.2.1 connection per eMSP, and starts a loopback receiver (a separate
    process) that answers OCPI 1000 to everything: the commands' ``response_url`` points there;
+   renders every location ahead (``manage.py render_locations``), as the worker's warming task
+   keeps them in production (tariff, session and CDR texts are rendered on their first read);
 3. starts gunicorn (`cpms.wsgi`, --workers sync workers, DEBUG off, rate limit off, the Redis
    database --redis as cache and Celery broker, emptied first: it must be used by nothing else);
 4. measures what each kind of request costs: --costs requests of each kind alone, one at a
@@ -923,6 +925,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from django.db import connections
 
         connections.close_all()
+        # As the worker's warming task keeps them in production: every location rendered ahead.
+        rendering_started = time.monotonic()
+        manage(env, "render_locations", "--ocpi-version", OCPI_VERSION)
+        rendering = time.monotonic() - rendering_started
         server = server_start(env, port, args.workers)
         costs: dict[str, dict[str, Any]] = {}
         if args.costs:
@@ -961,6 +967,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(url),
         "network": NETWORK,
         "generation_seconds": round(generation, 1),
+        "locations_rendered_ahead_seconds": round(rendering, 1),
         "workers": args.workers,
         "clients": args.clients,
         "offered_rate": args.rate,

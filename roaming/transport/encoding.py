@@ -42,7 +42,28 @@ def render_bytes(value: Any) -> bytes:
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
 
 
-class RenderedList:
+class PreRendered:
+    """Data of an envelope already rendered (``render_bytes``): the renderer splices it in."""
+
+    __slots__ = ()
+
+    def render(self) -> bytes:
+        raise NotImplementedError
+
+
+class RenderedObject(PreRendered):
+    """One JSON value already rendered."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: bytes) -> None:
+        self.text = text
+
+    def render(self) -> bytes:
+        return self.text
+
+
+class RenderedList(PreRendered):
     """A JSON array whose items are already rendered (``render_bytes``), spliced in verbatim.
 
     For list endpoints that keep their items' JSON (see roaming.modules.locations.cache): the

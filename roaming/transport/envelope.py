@@ -13,7 +13,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from roaming.transport.encoding import OcpiJSONEncoder, RenderedList, dumps
+from roaming.transport.encoding import OcpiJSONEncoder, PreRendered, dumps
 from roaming.transport.status import OcpiStatus
 
 JSON_CONTENT_TYPE = "application/json"
@@ -65,7 +65,7 @@ class OcpiJSONRenderer(JSONRenderer):
         accepted_media_type: str | None = None,
         renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
-        if isinstance(data, dict) and isinstance(data.get("data"), RenderedList):
+        if isinstance(data, dict) and isinstance(data.get("data"), PreRendered):
             # Pre-rendered items: render the rest of the envelope and splice the array in first.
             rest = {key: value for key, value in data.items() if key != "data"}
             tail = super().render(rest, accepted_media_type, renderer_context)

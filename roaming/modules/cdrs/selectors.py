@@ -7,13 +7,14 @@ only to skip it. So the page is read in two steps:
 
 1. the page itself, as (pk, last_updated) only (``cdr_page_keys``): the pagination helper offsets
    or seeks through that index, an index-only walk that never touches the wide rows;
-2. the whole CDRs of just those keys, in page order (``cdrs_of_page``).
+2. the whole CDRs of just those keys, in page order (``cdrs_of_page``), or rather their
+   rendered JSON, kept for good (roaming.modules.cdrs.cache).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import cast
 
 from django.db.models import QuerySet
 
@@ -38,12 +39,11 @@ def _for_version(queryset: QuerySet[CDR], version: OcpiVersion) -> QuerySet[CDR]
     return queryset.select_related("owner")
 
 
-def cdrs_of_page(keys: Sequence[Any], version: OcpiVersion) -> list[CDR]:
-    """The CDRs of a page read by ``cdr_page_keys``, in its order, with what `version` reads.
+def cdrs_of_page(pks: Sequence[int], version: OcpiVersion) -> list[CDR]:
+    """These CDRs (of a page read by ``cdr_page_keys``), in order, with what `version` reads.
 
     A CDR gone between the two reads is left out rather than failing the page.
     """
-    pks = [key.pk for key in keys]
     if not pks:
         return []
     rows = _for_version(CDR.objects.filter(pk__in=pks), version).order_by()

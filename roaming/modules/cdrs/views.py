@@ -7,8 +7,9 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from roaming.modules.cdrs.selectors import cdr_page_keys, cdrs_of_page
-from roaming.modules.cdrs.serializers import cdr_to_ocpi
+from roaming.modules.cdrs.cache import rendered_cdrs
+from roaming.modules.cdrs.selectors import cdr_page_keys
+from roaming.transport.encoding import RenderedList
 from roaming.transport.pagination import paginate
 from roaming.transport.views import OcpiView
 from roaming.visibility import Audience, cdrs_visible
@@ -17,12 +18,11 @@ from roaming.visibility import Audience, cdrs_visible
 class CdrListView(OcpiView):
     """GET: CDRs of the requesting party (a hub without from-headers: of all it relays for).
 
-    The page's keys are read first, then its CDRs (see roaming.modules.cdrs.selectors).
+    The page's keys are read first, then its CDRs' rendered JSON (roaming.modules.cdrs.cache).
     """
 
     def get(self, request: Request, **kwargs: Any) -> Response:
         audience = Audience.of(self.partner, self.routing)
-        version = self.ocpi_version
         page = paginate(request, cdr_page_keys(cdrs_visible(audience)))
-        cdrs = cdrs_of_page(page.items, version)
-        return page.response([cdr_to_ocpi(cdr, version) for cdr in cdrs])
+        texts = rendered_cdrs([key.pk for key in page.items], self.ocpi_version)
+        return page.response(RenderedList(texts))

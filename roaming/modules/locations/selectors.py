@@ -213,6 +213,17 @@ def locations_with_evses(queryset: QuerySet[Location]) -> QuerySet[Location]:
     return queryset.select_related("owner").prefetch_related(Prefetch("evses", queryset=_evses()))
 
 
+def location_stamp_find(queryset: QuerySet[Location], location_id: str) -> Stamp | None:
+    """The stamp of the location of `queryset` with this OCPI id (see ``location_find``)."""
+    row = (
+        location_page_ids(queryset)
+        .alias(lower_id=Lower("ocpi_id"))
+        .filter(lower_id=location_id.lower(), owner__in=Party.objects.ours())
+        .first()
+    )
+    return location_stamps([row])[0] if row is not None else None
+
+
 def location_find(queryset: QuerySet[Location], location_id: str) -> Location | None:
     """The location of `queryset` with this OCPI id (a CiString), EVSEs and connectors loaded.
 

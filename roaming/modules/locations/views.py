@@ -21,15 +21,15 @@ from roaming.modules.locations.selectors import (
     location_find,
     location_page_ids,
     location_set_stamp,
+    location_stamp_find,
     location_stamps,
     locations_render,
 )
 from roaming.modules.locations.serializers import (
     connector_to_ocpi,
     evse_to_ocpi,
-    location_to_ocpi,
 )
-from roaming.transport.encoding import RenderedList
+from roaming.transport.encoding import RenderedList, RenderedObject
 from roaming.transport.envelope import ocpi_response
 from roaming.transport.errors import NotFoundError, UnknownLocationError
 from roaming.transport.pagination import paginate
@@ -67,12 +67,19 @@ class LocationObjectView(OcpiView):
     ) -> Response:
         version = self.ocpi_version
         audience = Audience.of(self.partner, self.routing)
+        unknown = UnknownLocationError(f"Unknown location {location_id}", http_status=404)
+        if evse_uid is None:
+            # The location as the list shows it: its rendered JSON, when current.
+            stamp = location_stamp_find(locations_visible(audience), location_id)
+            render = partial(locations_render, version=version)
+            texts = LOCATION_TEXTS.texts([stamp], version, render) if stamp else []
+            if not texts:
+                raise unknown
+            return ocpi_response(RenderedObject(texts[0]))
         # Another party's unpublished location is as unknown as one that does not exist.
         location = location_find(locations_visible(audience), location_id)
         if location is None:
-            raise UnknownLocationError(f"Unknown location {location_id}", http_status=404)
-        if evse_uid is None:
-            return ocpi_response(location_to_ocpi(location, version))
+            raise unknown
         evse = evse_find(location, evse_uid)
         if evse is None:
             raise NotFoundError(f"Unknown EVSE {evse_uid} at location {location.ocpi_id}")

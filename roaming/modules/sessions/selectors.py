@@ -15,7 +15,7 @@ throw them away. So the page is read in two steps:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import cast
 
 from django.db.models import QuerySet
 
@@ -47,12 +47,11 @@ def _for_version(queryset: QuerySet[Session], version: OcpiVersion) -> QuerySet[
     return queryset.only(*own, *_NAMED_ONLY)
 
 
-def sessions_of_page(keys: Sequence[Any], version: OcpiVersion) -> list[Session]:
-    """The sessions of a page read by ``session_page_keys``, in its order, ready to serialize.
+def sessions_of_page(pks: Sequence[int], version: OcpiVersion) -> list[Session]:
+    """These sessions (of a page read by ``session_page_keys``), in order, ready to serialize.
 
     A session deleted between the two reads is left out rather than failing the page.
     """
-    pks = [key.pk for key in keys]
     if not pks:
         return []
     rows = _for_version(Session.objects.filter(pk__in=pks), version).order_by()

@@ -13,8 +13,9 @@ from billing.models import Tariff
 from locations.choices import Capability
 from roaming.choices import OcpiVersion
 from roaming.modules.common import DateTimeField, EnumField, NumberField, compact, optional
-from roaming.modules.sessions.selectors import session_page_keys, sessions_of_page
-from roaming.modules.sessions.serializers import session_to_ocpi
+from roaming.modules.sessions.cache import rendered_sessions
+from roaming.modules.sessions.selectors import session_page_keys
+from roaming.transport.encoding import RenderedList
 from roaming.transport.envelope import ocpi_response
 from roaming.transport.errors import InvalidParametersError, NotFoundError
 from roaming.transport.pagination import paginate
@@ -38,9 +39,8 @@ class SessionListView(OcpiView):
     def get(self, request: Request, **kwargs: Any) -> Response:
         audience = Audience.of(self.partner, self.routing)
         page = paginate(request, session_page_keys(sessions_visible(audience)))
-        version = self.ocpi_version
-        sessions = sessions_of_page(page.items, version)
-        return page.response([session_to_ocpi(session, version) for session in sessions])
+        texts = rendered_sessions([key.pk for key in page.items], self.ocpi_version)
+        return page.response(RenderedList(texts))
 
 
 class ChargingPreferencesSerializer(serializers.Serializer):

@@ -14,8 +14,11 @@ again only to be left out again.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from functools import partial
+from typing import Any, cast
 
-from django.db.models import prefetch_related_objects
+from django.db.models import QuerySet
 
 from billing.models import Tariff
 from roaming.choices import OcpiVersion
@@ -33,27 +36,45 @@ TARIFF_TEXTS = RenderedTexts(
 )
 
 
-def tariff_stamp(tariff: Tariff) -> Stamp:
-    """The stamp of a tariff read with its owner (see the module docstring)."""
-    tag = f"{tariff.last_updated.isoformat()}|{tariff.country_code}|{tariff.party_id}\n"
-    return Stamp(tariff.pk, tag.encode())
+def tariff_stamp(pk: int, last_updated: datetime, country_code: str, party_id: str) -> Stamp:
+    """The stamp of one state of a tariff (see the module docstring)."""
+    return Stamp(pk, f"{last_updated.isoformat()}|{country_code}|{party_id}\n".encode())
 
 
-def rendered_tariffs(tariffs: Sequence[Tariff], version: OcpiVersion) -> list[bytes]:
-    """The rendered JSON of each tariff (read with its owner) the version can express, in order.
+def tariff_page_keys(visible: QuerySet[Tariff]) -> QuerySet[Tariff]:
+    """What the pagination helper walks: each tariff's sort key and what its stamp names, as
+    named rows (typed as tariffs for it); whole tariffs are read only to be rendered."""
+    rows = visible.values_list(
+        "pk", "last_updated", "owner__country_code", "owner__party_id", named=True
+    )
+    return cast(QuerySet[Tariff], rows)
 
-    The elements and components are read after the tariff rows, so a text holds a state at least
-    as new as the stamp it is stored under; a newer stamp is a miss that renders it again.
+
+def rendered_tariffs(keys: Sequence[Any], version: OcpiVersion) -> list[bytes]:
+    """The rendered JSON of each tariff of a page of ``tariff_page_keys`` the version can
+    express, in order.
+
+    The elements and components are read after the page, so a text holds a state at least as new
+    as the stamp it is stored under; a newer stamp is a miss that renders it again.
     """
-    by_pk = {tariff.pk: tariff for tariff in tariffs}
-
-    def render(pks: list[int]) -> list[Rendered]:
-        missing = [by_pk[pk] for pk in pks]
-        prefetch_related_objects(missing, "elements__price_components")
-        return [(tariff_stamp(tariff), _text(tariff, version)) for tariff in missing]
-
-    texts = TARIFF_TEXTS.texts([tariff_stamp(tariff) for tariff in tariffs], version, render)
+    stamps = [tariff_stamp(*key) for key in keys]
+    texts = TARIFF_TEXTS.texts(stamps, version, partial(_render, version=version))
     return [text for text in texts if text]
+
+
+def _render(pks: Sequence[int], version: OcpiVersion) -> list[Rendered]:
+    tariffs = (
+        Tariff.objects.filter(pk__in=pks)
+        .select_related("owner")
+        .prefetch_related("elements__price_components")
+    )
+    return [
+        (
+            tariff_stamp(tariff.pk, tariff.last_updated, tariff.country_code, tariff.party_id),
+            _text(tariff, version),
+        )
+        for tariff in tariffs
+    ]
 
 
 def _text(tariff: Tariff, version: OcpiVersion) -> bytes:

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from roaming.modules.tariffs.cache import rendered_tariffs
+from roaming.modules.tariffs.cache import rendered_tariffs, tariff_page_keys
 from roaming.transport.encoding import RenderedList
 from roaming.transport.pagination import paginate
 from roaming.transport.views import OcpiView
@@ -25,5 +25,5 @@ class TariffListView(OcpiView):
 
     def get(self, request: Request, **kwargs: Any) -> Response:
         audience = Audience.of(self.partner, self.routing)
-        page = paginate(request, tariffs_visible(audience).select_related("owner"))
+        page = paginate(request, tariff_page_keys(tariffs_visible(audience)))
         return page.response(RenderedList(rendered_tariffs(page.items, self.ocpi_version)))

@@ -147,10 +147,12 @@ class TokenView(OcpiView):
     def _sender_and_owner(self, country_code: str, party_id: str) -> tuple[Party, Party]:
         """The party this request is from, and the party the URL names as the token's owner."""
         code = f"{country_code.upper()}-{party_id.upper()}"
+        routed = self.routing.from_party if self.routing is not None else None
+        if routed is not None and routed.code == code:
+            return routed, routed  # the usual case: an eMSP writing its own tokens
         owner = Party.objects.filter(
             country_code=country_code.upper(), party_id=party_id.upper()
         ).first()
-        routed = self.routing.from_party if self.routing is not None else None
         if owner is None:
             raise NotFoundError(f"No tokens of {code} here")
         if routed is not None:

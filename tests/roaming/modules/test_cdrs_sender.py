@@ -198,9 +198,10 @@ def test_token_a_is_401(client: Client, invited) -> None:
     assert ocpi_get(client, invited[1], url("2.2.1")).status_code == 401
 
 
-# Token, routing (2), the page's keys, count, those CDRs with owner.
-LIST_QUERIES = 6
-# 2.1.1 embeds our live location: + its EVSEs and connectors.
+# Token, routing (2), the page's keys, count, their stamps, those CDRs with owner (the first
+# time: a CDR's rendered JSON is kept, see test_a_cdr_is_rendered_once).
+LIST_QUERIES = 7
+# 2.1.1 embeds our live location (rendered every time, no stamps): + its EVSEs and connectors.
 LIST_QUERIES_211 = 8
 
 
@@ -226,3 +227,15 @@ def test_list_reads_a_page_in_a_fixed_number_of_queries(
         response = ocpi_get(client, emsp_token, url(version))
 
     assert len(data(response)) == count
+
+
+def test_a_cdr_is_rendered_once(
+    client: Client, emsp_token: str, emsp: Party, django_assert_num_queries
+) -> None:
+    cdr_of(emsp, "C1")
+    first = data(ocpi_get(client, emsp_token, url("2.2.1")))
+
+    with django_assert_num_queries(LIST_QUERIES - 1):  # no read of the CDR rows
+        again = data(ocpi_get(client, emsp_token, url("2.2.1")))
+
+    assert again == first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -211,9 +212,10 @@ def test_token_a_is_401(client: Client, invited) -> None:
     assert ocpi_get(client, invited[1], url("2.2.1")).status_code == 401
 
 
-# Token, routing (2), the page's keys, count, those sessions with owner/location/EVSE/connector,
-# charging periods.
-LIST_QUERIES = 7
+# Token, routing (2), the page's keys, count, their stamps, those sessions with
+# owner/location/EVSE/connector and charging periods (only for sessions whose rendered JSON is not
+# current, see test_an_unchanged_session_is_not_rendered_again).
+LIST_QUERIES = 8
 
 
 @pytest.mark.parametrize("count", [1, 20])
@@ -376,3 +378,26 @@ def test_2_1_1_has_no_charging_preferences(client: Client, emsp_token: str, emsp
     response = put_preferences(client, emsp_token, "S1", PREFERENCES, "2.1.1")
 
     assert response.status_code == 404
+
+
+def test_an_unchanged_session_is_not_rendered_again(
+    client: Client, emsp_token: str, emsp: Party, django_assert_num_queries
+) -> None:
+    session_of(emsp, "S1")
+    first = data(ocpi_get(client, emsp_token, url("2.2.1")))
+
+    with django_assert_num_queries(LIST_QUERIES - 2):  # no read of sessions and their periods
+        again = data(ocpi_get(client, emsp_token, url("2.2.1")))
+
+    assert again == first
+
+
+def test_a_changed_session_is_served_fresh(client: Client, emsp_token: str, emsp: Party) -> None:
+    session = session_of(emsp, "S1")
+    ocpi_get(client, emsp_token, url("2.2.1"))
+    session.kwh = Decimal("12.5")
+    session.save()
+
+    [shown] = data(ocpi_get(client, emsp_token, url("2.2.1")))
+
+    assert shown["kwh"] == 12.5

@@ -204,8 +204,9 @@ def test_token_a_is_401(client: Client, invited) -> None:
     assert ocpi_get(client, invited[1], url("2.2.1")).status_code == 401
 
 
-# Token, routing (2), count, tariffs with owner, elements, components.
-LIST_QUERIES = 7
+# Token, routing (2), the page's keys, count; and to render them, tariffs with owner, elements,
+# components (not again while they are unchanged: see test_an_unchanged_tariff_is_not_read_again).
+LIST_QUERIES = 8
 
 
 @pytest.mark.parametrize("count", [1, 20])
@@ -219,3 +220,15 @@ def test_list_reads_a_page_in_a_fixed_number_of_queries(
         response = ocpi_get(client, emsp_token, url("2.2.1"))
 
     assert len(data(response)) == count
+
+
+def test_an_unchanged_tariff_is_not_read_again(
+    client: Client, emsp_token: str, django_assert_num_queries
+) -> None:
+    tariff("T1", elements=2)
+    first = data(ocpi_get(client, emsp_token, url("2.2.1")))
+
+    with django_assert_num_queries(LIST_QUERIES - 3):
+        again = data(ocpi_get(client, emsp_token, url("2.2.1")))
+
+    assert again == first
