@@ -210,6 +210,7 @@ INSTALLED_APPS += [
     "axes",  # admin login lockout
     "auditlog",  # who changed what, shown in the admin
     "cpms.audit.AuditConfig",  # registers the audited models with auditlog
+    "cpms.database.DatabaseConfig",  # timestamps read by psycopg's C loader
 ]
 MIDDLEWARE += [
     "auditlog.middleware.AuditlogMiddleware",  # after authentication: records the staff user
