@@ -80,8 +80,7 @@ def push_location_changed(
         kind, object_id = OutboxKind.CONNECTOR, connector.pk
     elif evse is not None:
         kind, object_id = OutboxKind.EVSE, evse.pk
-        if fields and set(fields) <= EVSE_PATCH_FIELDS:
-            operation = OutboxOperation.PATCH
+        operation = _evse_operation(fields)
     else:
         kind, object_id = OutboxKind.LOCATION, location.pk
     partners = _location_audience(location, key, whole=evse is None)
@@ -94,6 +93,13 @@ def push_location_changed(
         operation=operation,
         fields=sorted(fields or ()) if operation == OutboxOperation.PATCH else [],
     )
+
+
+def _evse_operation(fields: Collection[str] | None) -> OutboxOperation:
+    """A change of an EVSE's status (schedule) alone is PATCHed, as OCPI prescribes; others PUT."""
+    if fields and set(fields) <= EVSE_PATCH_FIELDS:
+        return OutboxOperation.PATCH
+    return OutboxOperation.PUT
 
 
 def push_evses_changed(*, evses: Sequence[EVSE], fields: Collection[str]) -> None:

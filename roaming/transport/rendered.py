@@ -5,7 +5,7 @@ its EVSEs and connectors, a tariff with its elements) costs far more than readin
 So list endpoints keep each object's rendered JSON in Django's cache (Redis in production:
 shared by every worker), one entry per object and OCPI version. The key names the kind, the
 version of the rendering (a number bumped by hand plus a digest of the source files that shape
-the output, so that a deployment that changes the output never reads older texts), the OCPI
+the output, the encoder's among them, so that a deployment that changes the output never reads older texts), the OCPI
 version and the primary key.
 
 The entry holds the text behind a tag naming the state it was rendered from (for instance the
@@ -19,9 +19,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, TypeVar
 
 from cpms.caching import bytes_get_many, bytes_set_many
+from roaming.transport import encoding
 
 # Entries are overwritten on change; the expiry only returns the memory of deleted objects.
 TIMEOUT_SECONDS = 30 * 24 * 3600
@@ -37,11 +38,33 @@ class Stamp(NamedTuple):
 Rendered = tuple[Stamp, bytes]
 
 
+def stamp(pk: int, *state: object) -> Stamp:
+    """The stamp of an object: its primary key and the values naming the state its text shows
+    (for most kinds its ``last_updated`` and its owner's country code and party id)."""
+    return Stamp(pk, ("|".join(map(str, state)) + "\n").encode())
+
+
+class _Keyed(Protocol):
+    @property
+    def pk(self) -> int: ...
+
+
+K = TypeVar("K", bound=_Keyed)
+
+
+def in_page_order(pks: Sequence[int], items: Iterable[K]) -> list[K]:
+    """`items` (rows, stamps) in the order of `pks`; one whose row is gone is left out."""
+    by_pk = {item.pk: item for item in items}
+    return [by_pk[pk] for pk in pks if pk in by_pk]
+
+
 class RenderedTexts:
     """The store of one kind of object (see the module docstring)."""
 
     def __init__(self, kind: str, *, rendering_version: int, sources: Iterable[str]) -> None:
-        digest = hashlib.sha1(b"".join(Path(p).read_bytes() for p in sources)).hexdigest()[:8]
+        # The encoder shapes every text too.
+        files = [*sources, encoding.__file__]
+        digest = hashlib.sha1(b"".join(Path(p).read_bytes() for p in files)).hexdigest()[:8]
         self.prefix = f"ocpi:{kind}:{rendering_version}.{digest}"
 
     def key(self, version: str, pk: int) -> str:

@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 from billing.models import CDR
 from roaming.choices import OcpiVersion
 from roaming.modules.cdrs.serializers import cdrs_for_ocpi
+from roaming.transport.rendered import in_page_order
 
 
 def cdr_page_keys(visible: QuerySet[CDR]) -> QuerySet[CDR]:
@@ -46,6 +47,4 @@ def cdrs_of_page(pks: Sequence[int], version: OcpiVersion) -> list[CDR]:
     """
     if not pks:
         return []
-    rows = _for_version(CDR.objects.filter(pk__in=pks), version).order_by()
-    by_pk = {cdr.pk: cdr for cdr in rows}
-    return [by_pk[pk] for pk in pks if pk in by_pk]
+    return in_page_order(pks, _for_version(CDR.objects.filter(pk__in=pks), version).order_by())

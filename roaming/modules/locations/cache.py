@@ -1,6 +1,6 @@
 """Rendered JSON of each location per OCPI version, reused until the location changes.
 
-The store is roaming.transport.rendered. A location's text is tagged with
+The store is roaming.transport.rendered. A location's text is stamped with
 
 * its ``last_updated``: every change of a location, one of its EVSEs or one of their connectors
   bumps it (the models' ``save`` and the connector cascade do);
@@ -12,22 +12,14 @@ warming task (roaming.modules.locations.warming) renders changed locations ahead
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from roaming.modules import common
 from roaming.modules.locations import serializers
-from roaming.transport import encoding
-from roaming.transport.rendered import RenderedTexts, Stamp
+from roaming.transport.rendered import RenderedTexts
 
 # Bump when the JSON of a location changes for a reason the hashed sources do not show.
 RENDERING_VERSION = 3
 LOCATION_TEXTS = RenderedTexts(
     "location",
     rendering_version=RENDERING_VERSION,
-    sources=(serializers.__file__, common.__file__, encoding.__file__),
+    sources=(serializers.__file__, common.__file__),
 )
-
-
-def location_stamp(pk: int, last_updated: datetime, country_code: str, party_id: str) -> Stamp:
-    """The stamp of one state of a location (see the module docstring)."""
-    return Stamp(pk, f"{last_updated.isoformat()}|{country_code}|{party_id}\n".encode())

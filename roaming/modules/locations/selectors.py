@@ -28,10 +28,9 @@ from django.db.models.functions import Cast, Lower
 from locations.models import EVSE, Connector, Location
 from roaming.choices import OcpiVersion
 from roaming.models import Party
-from roaming.modules.locations.cache import location_stamp
 from roaming.modules.locations.serializers import location_to_ocpi
 from roaming.transport.encoding import render_bytes
-from roaming.transport.rendered import Rendered, Stamp
+from roaming.transport.rendered import Rendered, Stamp, stamp
 
 T = TypeVar("T")
 
@@ -155,7 +154,7 @@ def location_set_stamp(visibility: str, locations_state: str) -> str:
 def location_stamps(page: Sequence[Any]) -> list[Stamp]:
     """The cache stamps of the rows read by ``location_page_ids``, in page order."""
     return [
-        location_stamp(row.pk, row.last_updated, row.owner__country_code, row.owner__party_id)
+        stamp(row.pk, row.last_updated, row.owner__country_code, row.owner__party_id)
         for row in page
     ]
 
@@ -193,8 +192,8 @@ def locations_render(pks: Sequence[int], version: OcpiVersion) -> list[Rendered]
     """These locations' JSON for `version`, each with the stamp of the row it was rendered from."""
     rendered = []
     for row in location_rows(pks):
-        stamp = location_stamp(row.id, row.last_updated, row.country_code, row.party_id)
-        rendered.append((stamp, render_bytes(location_to_ocpi(row, version))))
+        state = stamp(row.id, row.last_updated, row.country_code, row.party_id)
+        rendered.append((state, render_bytes(location_to_ocpi(row, version))))
     return rendered
 
 

@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 
 from roaming.choices import OcpiVersion
 from roaming.modules.sessions.serializers import sessions_for_ocpi
+from roaming.transport.rendered import in_page_order
 from sessions_app.models import Session
 
 # What ``session_to_ocpi`` reads of the related rows after 2.1.1: the owner's codes and the ids.
@@ -54,6 +55,5 @@ def sessions_of_page(pks: Sequence[int], version: OcpiVersion) -> list[Session]:
     """
     if not pks:
         return []
-    rows = _for_version(Session.objects.filter(pk__in=pks), version).order_by()
-    by_pk = {session.pk: session for session in rows}
-    return [by_pk[pk] for pk in pks if pk in by_pk]
+    queryset = _for_version(Session.objects.filter(pk__in=pks), version).order_by()
+    return in_page_order(pks, queryset)

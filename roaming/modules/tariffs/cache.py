@@ -1,6 +1,6 @@
 """Rendered JSON of each tariff per OCPI version, reused until the tariff changes.
 
-The store is roaming.transport.rendered. A tariff's text is tagged with
+The store is roaming.transport.rendered. A tariff's text is stamped with
 
 * its ``last_updated``: every change of a tariff, one of its elements or one of their price
   components bumps it (the models' ``save`` and ``delete`` do); a tariff written from an OCPI
@@ -14,7 +14,6 @@ again only to be left out again.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from functools import partial
 from typing import Any, cast
 
@@ -25,20 +24,15 @@ from roaming.choices import OcpiVersion
 from roaming.modules import common
 from roaming.modules.tariffs import serializers
 from roaming.transport import encoding
-from roaming.transport.rendered import Rendered, RenderedTexts, Stamp
+from roaming.transport.rendered import Rendered, RenderedTexts, stamp
 
 # Bump when the JSON of a tariff changes for a reason the hashed sources do not show.
 RENDERING_VERSION = 2
 TARIFF_TEXTS = RenderedTexts(
     "tariff",
     rendering_version=RENDERING_VERSION,
-    sources=(serializers.__file__, common.__file__, encoding.__file__),
+    sources=(serializers.__file__, common.__file__),
 )
-
-
-def tariff_stamp(pk: int, last_updated: datetime, country_code: str, party_id: str) -> Stamp:
-    """The stamp of one state of a tariff (see the module docstring)."""
-    return Stamp(pk, f"{last_updated.isoformat()}|{country_code}|{party_id}\n".encode())
 
 
 def tariff_page_keys(visible: QuerySet[Tariff]) -> QuerySet[Tariff]:
@@ -57,7 +51,7 @@ def rendered_tariffs(keys: Sequence[Any], version: OcpiVersion) -> list[bytes]:
     The elements and components are read after the page, so a text holds a state at least as new
     as the stamp it is stored under; a newer stamp is a miss that renders it again.
     """
-    stamps = [tariff_stamp(*key) for key in keys]
+    stamps = [stamp(*key) for key in keys]
     texts = TARIFF_TEXTS.texts(stamps, version, partial(_render, version=version))
     return [text for text in texts if text]
 
@@ -70,7 +64,7 @@ def _render(pks: Sequence[int], version: OcpiVersion) -> list[Rendered]:
     )
     return [
         (
-            tariff_stamp(tariff.pk, tariff.last_updated, tariff.country_code, tariff.party_id),
+            stamp(tariff.pk, tariff.last_updated, tariff.country_code, tariff.party_id),
             _text(tariff, version),
         )
         for tariff in tariffs

@@ -15,14 +15,14 @@ from locations.models import EVSE
 from roaming.choices import OcpiVersion
 from roaming.models import Partner, PartnerState
 from roaming.modules.locations import views
-from roaming.modules.locations.cache import LOCATION_TEXTS, location_stamp
+from roaming.modules.locations.cache import LOCATION_TEXTS
 from roaming.modules.locations.warming import (
     _LOCK_KEY,
     versions_in_use,
     warm_rendered_locations,
 )
 from roaming.tasks import warm_locations
-from roaming.transport.rendered import Rendered
+from roaming.transport.rendered import Rendered, stamp
 from tests.roaming.conftest import make_partner
 from tests.roaming.modules.conftest import data, ocpi_get
 from tests.roaming.modules.test_locations_sender import site, url
@@ -88,8 +88,8 @@ def test_a_stale_text_is_rendered_again_and_served_fresh(client: Client, emsp_to
 
 
 def test_a_location_keeps_one_entry_per_version_whatever_its_changes() -> None:
-    before = location_stamp(7, datetime(2026, 1, 1, tzinfo=UTC), "NL", "CPO")
-    after = location_stamp(7, datetime(2026, 1, 2, tzinfo=UTC), "NL", "NEW")
+    before = stamp(7, datetime(2026, 1, 1, tzinfo=UTC), "NL", "CPO")
+    after = stamp(7, datetime(2026, 1, 2, tzinfo=UTC), "NL", "NEW")
 
     assert LOCATION_TEXTS.key("2.2.1", before.pk) == LOCATION_TEXTS.key("2.2.1", after.pk)
     assert LOCATION_TEXTS.key("2.2.1", before.pk) != LOCATION_TEXTS.key("2.1.1", before.pk)
