@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import BooleanField, F, Func, Q, QuerySet, TextField
 from django.db.models.functions import Cast, Upper
 
+from cpms.database import prepared_cursor
 from locations.models import EVSE, Location, LocationQuerySet
 from roaming.models import Party
 from sessions_app.models import Token
@@ -230,7 +231,7 @@ def visibility_state() -> VisibilityState:
     quote = connection.ops.quote_name
     location, token = (quote(model._meta.db_table) for model in (Location, Token))
     ends = f"MAX({quote('last_updated')}), MAX({quote('id')})"
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"SELECT * FROM (SELECT {ends} FROM {location}) l, (SELECT {ends} FROM {token}) t"
         )

@@ -1,4 +1,5 @@
-"""PostgreSQL connections read timestamps with psycopg's own loader, and read them right."""
+"""PostgreSQL connections read timestamps with psycopg's own loader, and read them right; the
+prepared cursor plans a repeated statement once."""
 
 from __future__ import annotations
 
@@ -38,3 +39,27 @@ def test_the_loader_is_psycopgs_own() -> None:
     assert loader is not None
     assert loader.__name__ == "UtcTimestamptzLoader"
     assert isinstance(loader(oid)._default, psycopg.adapters.get_loader(oid, 0))  # type: ignore[arg-type]
+
+
+def test_a_statement_run_through_the_prepared_cursor_is_planned_once() -> None:
+    from cpms.database import PREPARE_THRESHOLD, prepared_cursor
+
+    # Run unprepared PREPARE_THRESHOLD times, then prepared: twice with the one generic plan.
+    for number in range(PREPARE_THRESHOLD + 2):
+        with prepared_cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) + %s FROM locations_location", [number])
+            assert cursor.fetchone() == (number,)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE 'SELECT COUNT(*) + $1 FROM locations_location'"
+        )
+        assert cursor.fetchall() == [(2, 0)]
+
+
+def test_djangos_own_cursors_prepare_nothing() -> None:
+    for _ in range(10):
+        list(Location.objects.filter(ocpi_id="LOC1"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM pg_prepared_statements")
+        assert cursor.fetchone() == (0,)
