@@ -68,11 +68,15 @@ class RenderedTexts:
         self.prefix = f"ocpi:{kind}:{rendering_version}.{digest}"
 
     def key(self, version: str, pk: int) -> str:
-        return f"{self.prefix}:{version}:{pk}"
+        return f"{self._of_version(version)}{pk}"
+
+    def _of_version(self, version: str) -> str:
+        """The keys of one OCPI version's texts start so; the primary key completes them."""
+        return f"{self.prefix}:{version}:"
 
     def cached(self, stamps: Sequence[Stamp], version: str) -> dict[int, bytes]:
         """The text of each object whose entry was rendered from its current state."""
-        entries = bytes_get_many([self.key(version, stamp.pk) for stamp in stamps])
+        entries = bytes_get_many(self._of_version(version), [stamp.pk for stamp in stamps])
         texts: dict[int, bytes] = {}
         for stamp, entry in zip(stamps, entries, strict=True):
             if entry is not None and entry.startswith(stamp.tag):
@@ -81,8 +85,8 @@ class RenderedTexts:
 
     def store(self, rendered: Iterable[Rendered], version: str) -> None:
         """Keep each text under its object, behind the tag of the state it was rendered from."""
-        entries = {self.key(version, stamp.pk): stamp.tag + text for stamp, text in rendered}
-        bytes_set_many(entries, timeout=TIMEOUT_SECONDS)
+        entries = {stamp.pk: stamp.tag + text for stamp, text in rendered}
+        bytes_set_many(self._of_version(version), entries, timeout=TIMEOUT_SECONDS)
 
     def texts(
         self,
