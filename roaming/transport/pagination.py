@@ -17,19 +17,25 @@ updated meanwhile (it moves to the end instead).
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
-from django.db import models
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, models
 from django.db.models.functions import RowNumber
+from django.db.models.query import NamedValuesListIterable
+from django.db.models.utils import create_namedtuple_class
 from django.http import QueryDict
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from cpms.database import prepared_cursor
 from roaming.transport.datetimes import parse_datetime
 from roaming.transport.envelope import ocpi_response
 from roaming.transport.errors import InvalidParametersError
@@ -102,28 +108,38 @@ class Page(Generic[M]):
         return ocpi_response(data, headers=self.headers)
 
 
+@dataclass(frozen=True)
+class SetState:
+    """A caller's names for a paginated set: `name` is the same for the same rows whoever asks
+    (for locations: which unpublished ones the audience sees and the identity it addresses), and
+    `state` moves with every insert and every change of the set (publication included)."""
+
+    name: str
+    state: str
+
+
 def paginate(
     request: Request,
     queryset: models.QuerySet[M],
     *,
     date_field: str = "last_updated",
-    set_stamp: str | None = None,
+    reuse_for: SetState | None = None,
 ) -> Page[M]:
     """One page of `queryset` (already narrowed to what the caller may see) per the query.
 
     X-Total-Count costs a COUNT over every matching row, and a deep OFFSET a walk over every
-    earlier one. A caller may give `set_stamp`: a name of the current state of the whole set (see
-    ``_Reuse``); the count and the marks are then reused while that name is unchanged.
+    earlier one. A caller may name the set and its state (`reuse_for`); the count and the marks
+    are then reused while that state holds (see ``_Reuse``).
     """
     params = PageRequest.from_query(request.query_params)
     if params.date_from is not None:
         queryset = queryset.filter(**{f"{date_field}__gte": params.date_from})
     if params.date_to is not None:
         queryset = queryset.filter(**{f"{date_field}__lt": params.date_to})
-    reuse = _Reuse(set_stamp, params) if set_stamp is not None else None
-    window = _window(queryset.order_by(date_field, "pk"), params, date_field, reuse)
-    rows = list(window[: params.limit + 1])
-    total = reuse.total(queryset) if reuse is not None else queryset.count()
+    reuse = _Reuse(reuse_for, params) if reuse_for is not None else None
+    window, skip = _window(queryset.order_by(date_field, "pk"), params, date_field, reuse)
+    rows = _rows(window, skip, params.limit + 1)
+    total = reuse.total(queryset.count) if reuse is not None else queryset.count()
     items = rows[: params.limit]
     next_url = None
     if len(rows) > params.limit and items:
@@ -134,75 +150,133 @@ def paginate(
     return Page(items=items, total=total, limit=params.limit, next_url=next_url)
 
 
-# A reused count or mark is at most this old; it bounds what a stamp cannot see (see ``_Reuse``).
+# A reused count or mark is at most this old; it bounds what a state cannot see (see ``_Reuse``).
 COUNT_REUSE_SECONDS = 10
+# While one request recomputes them, the others answer from values at most this old.
+STALE_REUSE_SECONDS = 60
+# A recompute that has not finished by then (its process died) is left to another request.
+RECOMPUTE_LOCK_SECONDS = 5
 # A deep offset seeks to the last mark before it and skips at most this many rows.
 MARK_SPACING = 1000
 
 
 class _Reuse:
-    """The count and the marks of one state of a set, kept in the cache under that state's name.
+    """The count and the marks of a set, kept in the cache under the set's name (and the date
+    filters) with the state they were computed in. Count and marks share one entry: one cache
+    read per request.
 
-    The stamp is the caller's name for the state of the whole set (for locations: which
-    unpublished ones the audience may see, the identity it addresses, the newest last_updated
-    and the highest primary key, so that every insert and every change, a change of publication
-    included, names a new state); the date filters are added to it. What no such stamp sees, a
-    row deleted below the highest key, shows after at most COUNT_REUSE_SECONDS. Count and marks
-    share one entry: one cache read per request.
+    They are current while the set is in that state, for at most COUNT_REUSE_SECONDS (which
+    bounds what no state sees: a row deleted below the highest key). When they are not, the
+    request that takes a short lock recomputes them, and the others, meanwhile, answer from the
+    values they found: without the lock every request arriving during a recompute (some 60 ms of
+    Postgres at 100,000 locations) recomputed too, and the CPUs stalled. So under concurrency an
+    answer may lag a change by one recompute; a partner walking raw offsets across changes sees
+    rows move anyway, and following the cursor uses no marks.
     """
 
-    def __init__(self, stamp: str, params: PageRequest) -> None:
-        name = f"{stamp}|{params.date_from}|{params.date_to}"
+    def __init__(self, reuse_for: SetState, params: PageRequest) -> None:
+        name = f"{reuse_for.name}|{params.date_from}|{params.date_to}"
         self._key = f"ocpi:set:{hashlib.sha1(name.encode()).hexdigest()}"
+        self._state = reuse_for.state
         self._entry: dict[str, Any] | None = None
+        self._recomputing = False
 
-    def _read(self) -> dict[str, Any]:
-        if self._entry is None:
-            self._entry = cache.get(self._key) or {}
-        return self._entry
-
-    def _remember(self, name: str, value: Any) -> Any:
-        entry = self._read()
-        entry[name] = value
-        cache.set(self._key, entry, timeout=COUNT_REUSE_SECONDS)
-        return value
-
-    def total(self, queryset: models.QuerySet[Any]) -> int:
-        entry = self._read()
-        if "total" in entry:
-            return int(entry["total"])
-        return int(self._remember("total", queryset.count()))
+    def total(self, count: Callable[[], int]) -> int:
+        return int(self._value("total", count))
 
     def marks(self, ordered: models.QuerySet[Any], date_field: str) -> list[tuple[datetime, Any]]:
         """The sort key of the last row of every full block of MARK_SPACING rows, in order."""
-        entry = self._read()
-        if "marks" in entry:
-            marks: list[tuple[datetime, Any]] = entry["marks"]
-            return marks
-        numbered = ordered.annotate(
-            _position=models.Window(RowNumber(), order_by=[date_field, "pk"])
-        ).annotate(_in_block=models.F("_position") % MARK_SPACING)
-        return list(
-            self._remember(
-                "marks", list(numbered.filter(_in_block=0).values_list(date_field, "pk"))
-            )
+
+        def compute() -> list[tuple[datetime, Any]]:
+            numbered = ordered.annotate(
+                _position=models.Window(RowNumber(), order_by=[date_field, "pk"])
+            ).annotate(_in_block=models.F("_position") % MARK_SPACING)
+            return list(numbered.filter(_in_block=0).values_list(date_field, "pk"))
+
+        marks: list[tuple[datetime, Any]] = self._value("marks", compute)
+        return marks
+
+    def _value(self, name: str, compute: Callable[[], Any]) -> Any:
+        if self._entry is None:
+            self._entry = cache.get(self._key) or {}
+        entry = self._entry
+        current = self._is_current(entry)
+        if name in entry:
+            if current:
+                return entry[name]
+            age = time.time() - entry["computed_at"]
+            if age < STALE_REUSE_SECONDS and not self._take_recompute():
+                return entry[name]  # another request is recomputing it
+        value = compute()
+        base = entry if current else {"state": self._state, "computed_at": time.time()}
+        self._entry = {**base, name: value}
+        cache.set(self._key, self._entry, timeout=STALE_REUSE_SECONDS)
+        if self._recomputing:
+            cache.delete(self._lock_key)
+            self._recomputing = False
+        return value
+
+    def _is_current(self, entry: dict[str, Any]) -> bool:
+        return (
+            entry.get("state") == self._state
+            and time.time() - entry["computed_at"] < COUNT_REUSE_SECONDS
         )
+
+    @property
+    def _lock_key(self) -> str:
+        return f"{self._key}:recompute"
+
+    def _take_recompute(self) -> bool:
+        """Take the recompute of this entry, unless another request holds it."""
+        self._recomputing = self._recomputing or bool(
+            cache.add(self._lock_key, 1, timeout=RECOMPUTE_LOCK_SECONDS)
+        )
+        return self._recomputing
 
 
 def _window(
     ordered: models.QuerySet[M], params: PageRequest, date_field: str, reuse: _Reuse | None
-) -> models.QuerySet[M]:
+) -> tuple[models.QuerySet[M], int]:
+    """Where the page starts: the rows from a sort key on (or all of them), and how many of
+    those to skip."""
     cursor = params.cursor
     if cursor is not None and cursor.offset == params.offset:
-        return _after(ordered, date_field, cursor.last_updated, cursor.pk)
+        return _after(ordered, date_field, cursor.last_updated, cursor.pk), 0
     if reuse is None or params.offset < MARK_SPACING:
-        return ordered[params.offset :]
+        return ordered, params.offset
     marks = reuse.marks(ordered, date_field)
     blocks = min(params.offset // MARK_SPACING, len(marks))
     if not blocks:
-        return ordered[params.offset :]
+        return ordered, params.offset
     last_updated, pk = marks[blocks - 1]
-    return _after(ordered, date_field, last_updated, pk)[params.offset - blocks * MARK_SPACING :]
+    return _after(ordered, date_field, last_updated, pk), params.offset - blocks * MARK_SPACING
+
+
+def _rows(window: models.QuerySet[M], skip: int, count: int) -> list[M]:
+    """`count` rows of `window` after the first `skip`.
+
+    On PostgreSQL the named key rows every sender walks run as a statement planned once per
+    connection (``cpms.database.prepared_cursor``), with `skip` and `count` as its parameters;
+    anything else, or a column that needs converting, through the ORM.
+    """
+    if connections[window.db].vendor != "postgresql" or not issubclass(
+        window._iterable_class, NamedValuesListIterable
+    ):
+        return list(window[skip : skip + count])
+    compiler = window.query.get_compiler(window.db)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        return []
+    if compiler.get_converters([column for column, _, _ in compiler.select]):
+        return list(window[skip : skip + count])
+    query = window.query
+    fields: tuple[str, ...] = window._fields  # type: ignore[attr-defined]  # values_list sets it
+    names = fields or (*query.extra_select, *query.values_select, *query.annotation_select)
+    row = create_namedtuple_class(*names)
+    with prepared_cursor(window.db) as cursor:
+        cursor.execute(f"{sql} LIMIT %s OFFSET %s", (*params, count, skip))
+        return cast(list[M], [row(*values) for values in cursor.fetchall()])
 
 
 def _after(

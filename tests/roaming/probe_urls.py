@@ -48,6 +48,19 @@ class PartiesView(OcpiView):
         return page.response([party.code for party in page.items])
 
 
+class PartyKeysView(OcpiView):
+    """The same list as PartiesView, walked as named key rows (as the senders walk theirs);
+    ?none=1 pages an empty set."""
+
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        parties = Party.objects.partners()
+        if request.query_params.get("none"):
+            parties = parties.filter(pk__in=[])
+        keys: Any = parties.values_list("pk", "created_at", "country_code", "party_id", named=True)
+        page = paginate(request, keys, date_field="created_at")
+        return page.response([f"{row.country_code}-{row.party_id}" for row in page.items])
+
+
 class ValuesView(OcpiView):
     def get(self, request: Request, **kwargs: Any) -> Response:
         return ocpi_response(
@@ -76,6 +89,7 @@ urlpatterns = [
     path("ocpi/2.1.1/probe/", ProbeView.as_view(), {"version": "2.1.1"}),
     path("ocpi/2.2.1/boom/", BoomView.as_view(), V221),
     path("ocpi/2.2.1/parties/", PartiesView.as_view(), V221),
+    path("ocpi/2.2.1/party-keys/", PartyKeysView.as_view(), V221),
     path("ocpi/2.2.1/values/", ValuesView.as_view(), V221),
     path("ocpi/plain/boom/", plain_boom),
     path("ocpi/plain/get-only/", plain_get_only),

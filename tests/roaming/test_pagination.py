@@ -12,6 +12,13 @@ from django.test.utils import CaptureQueriesContext
 
 from roaming.choices import Role
 from roaming.models import Party
+from roaming.transport.pagination import (
+    COUNT_REUSE_SECONDS,
+    STALE_REUSE_SECONDS,
+    PageRequest,
+    SetState,
+    _Reuse,
+)
 from tests.roaming.conftest import auth
 
 pytestmark = [pytest.mark.urls("tests.roaming.probe_urls"), pytest.mark.django_db]
@@ -190,3 +197,108 @@ def test_malformed_parameter_answers_2001_naming_it(client, token, param, value)
 def test_date_with_an_unencoded_plus_offset_is_read(client, token, parties) -> None:
     response = client.get(f"{LIST}?date_from=2024-01-01T01:09:00+01:00", headers=auth(token))
     assert response.json()["data"] == parties[9:]
+
+
+KEYS = "/ocpi/2.2.1/party-keys/"
+
+
+def test_named_key_rows_page_like_the_objects(client, token, parties) -> None:
+    for params in ({"limit": "3"}, {"offset": "5", "limit": "4"}, {"offset": "9"}):
+        by_keys = get(client, token, KEYS, **params)
+        by_objects = get(client, token, LIST, **params)
+        assert by_keys.json()["data"] == by_objects.json()["data"]
+        assert by_keys["X-Total-Count"] == by_objects["X-Total-Count"] == "11"
+    seen: list[str] = []
+    url: str | None = f"{KEYS}?limit=4&date_from=2024-01-01T00:01:00Z"
+    while url is not None:
+        response = client.get(url, headers=auth(token))
+        seen.extend(response.json()["data"])
+        link = next_link(response)
+        url = local(link) if link else None
+    assert seen == parties[1:]
+
+
+def test_an_empty_set_of_key_rows_is_an_empty_page(client, token, parties) -> None:
+    response = get(client, token, KEYS, none="1")
+    assert response.json()["data"] == []
+    assert response["X-Total-Count"] == "0"
+    assert "Link" not in response
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements")
+def test_on_postgresql_a_page_of_key_rows_is_planned_once_per_connection(
+    client, token, parties
+) -> None:
+    for offset in range(6):
+        get(client, token, KEYS, offset=str(offset), limit="2")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE %s",
+            ["%roaming_party%LIMIT $% OFFSET $%"],
+        )
+        plans = cursor.fetchall()
+    assert plans
+    assert all(custom == 0 for _, custom in plans)
+
+
+# --- the count and marks of a named set, reused across requests ---------------------------------
+
+NO_FILTERS = PageRequest(offset=0, limit=10, date_from=None, date_to=None, cursor=None)
+
+
+class Counted:
+    """Stands in for a queryset's count: remembers how often it was asked."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.calls = 0
+
+    def count(self) -> int:
+        self.calls += 1
+        return self.total
+
+
+def reuse(state: str) -> _Reuse:
+    return _Reuse(SetState("a set", state), NO_FILTERS)
+
+
+def test_a_count_is_reused_while_the_state_holds() -> None:
+    rows = Counted(5)
+    assert reuse("one").total(rows.count) == 5
+    assert reuse("one").total(rows.count) == 5
+    assert rows.calls == 1
+
+
+def test_alone_a_request_recounts_at_once_after_a_change() -> None:
+    reuse("one").total(Counted(5).count)
+    assert reuse("two").total(Counted(6).count) == 6
+
+
+def test_a_count_older_than_the_reuse_limit_is_recounted(time_machine) -> None:
+    time_machine.move_to(START)
+    reuse("one").total(Counted(5).count)
+    time_machine.move_to(START + timedelta(seconds=COUNT_REUSE_SECONDS + 1))
+    assert reuse("one").total(Counted(4).count) == 4
+
+
+def test_while_one_request_recounts_the_others_answer_from_the_last_count() -> None:
+    reuse("one").total(Counted(5).count)
+    recounting = reuse("two")
+    assert recounting._take_recompute()
+
+    meanwhile = Counted(6)
+    assert reuse("two").total(meanwhile.count) == 5
+    assert meanwhile.calls == 0
+
+    assert recounting.total(Counted(6).count) == 6
+    assert reuse("two").total(meanwhile.count) == 6
+    assert meanwhile.calls == 0
+
+
+def test_a_count_too_old_to_stand_in_is_recounted_even_during_a_recount(time_machine) -> None:
+    time_machine.move_to(START)
+    reuse("one").total(Counted(5).count)
+    time_machine.move_to(START + timedelta(seconds=STALE_REUSE_SECONDS + 1))
+    assert reuse("two")._take_recompute()
+    assert reuse("two").total(Counted(7).count) == 7

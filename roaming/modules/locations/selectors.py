@@ -30,6 +30,7 @@ from roaming.choices import OcpiVersion
 from roaming.models import Party
 from roaming.modules.locations.serializers import location_to_ocpi
 from roaming.transport.encoding import render_bytes
+from roaming.transport.pagination import SetState
 from roaming.transport.rendered import Rendered, Stamp, stamp
 
 T = TypeVar("T")
@@ -141,14 +142,14 @@ def location_page_ids(queryset: QuerySet[Location]) -> QuerySet[Location]:
     return cast(QuerySet[Location], rows)
 
 
-def location_set_stamp(visibility: str, locations_state: str) -> str:
-    """The name of the current state of a visible set, for reusing its count and marks.
+def location_set(visibility: str, locations_state: str) -> SetState:
+    """The names of a visible set and of its state, for reusing its count and marks.
 
-    The name of the rule choosing the set (``roaming.visibility.locations_visible_named``) and
+    The name of the rule choosing the set (``roaming.visibility.locations_visible_named``), and
     the state of all locations (``locations.selectors.visibility_state``): any insert, any
     change of a location, its EVSEs or connectors (publication included) moves the latter.
     """
-    return f"locations:{visibility}:{locations_state}"
+    return SetState(f"locations:{visibility}", locations_state)
 
 
 def location_stamps(page: Sequence[Any]) -> list[Stamp]:

@@ -20,7 +20,7 @@ from roaming.modules.locations.selectors import (
     evse_find,
     location_find,
     location_page_ids,
-    location_set_stamp,
+    location_set,
     location_stamp_find,
     location_stamps,
     locations_render,
@@ -44,8 +44,8 @@ class LocationListView(OcpiView):
         audience = Audience.of(self.partner, self.routing)
         state = visibility_state()
         visible, visibility = locations_visible_named(audience, state)
-        stamp = location_set_stamp(visibility, state.locations)
-        page = paginate(request, location_page_ids(visible), set_stamp=stamp)
+        reuse_for = location_set(visibility, state.locations)
+        page = paginate(request, location_page_ids(visible), reuse_for=reuse_for)
         version = self.ocpi_version
         texts = LOCATION_TEXTS.texts(
             location_stamps(page.items), version, partial(locations_render, version=version)
