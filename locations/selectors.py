@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -12,6 +14,7 @@ from django.db.models import BooleanField, F, Func, Q, QuerySet, TextField
 from django.db.models.functions import Cast, Upper
 
 from cpms.database import prepared_cursor
+from cpms.nearby import NearbyCopies
 from locations.models import EVSE, Location, LocationQuerySet
 from roaming.models import Party
 from sessions_app.models import Token
@@ -175,6 +178,12 @@ class VisibleLocations(NamedTuple):
 
     queryset: LocationQuerySet
     unpublished: tuple[int, ...]
+    # Names the unpublished locations shown ("" for none), for cache keys of the set.
+    digest: str
+
+
+# Each process keeps the answer for the parties and the state it was read for (cpms.nearby).
+_SHOWN_NEARBY: NearbyCopies[VisibleLocations] = NearbyCopies(size=1024)
 
 
 def locations_shown_besides_published(
@@ -182,33 +191,53 @@ def locations_shown_besides_published(
 ) -> VisibleLocations:
     """``locations_visible_to`` with the unpublished locations it shows, which name the set."""
     owners = sorted({party.pk, *(other.pk for other in others)})
-    visible_pks = _unpublished_visible_to(owners, state or visibility_state())
-    if not visible_pks:
-        return VisibleLocations(Location.objects.filter(publish=True), ())
-    shown = Location.objects.filter(Q(publish=True) | Among(F("pk"), visible_pks, "bigint"))
-    return VisibleLocations(shown, tuple(visible_pks))
+    state = state or visibility_state()
+    key = _unpublished_key(owners, state)
+    shown = _SHOWN_NEARBY.get(key)
+    if shown is None:
+        visible_pks, computed_at = _unpublished_visible_to(owners, state, key)
+        shown = _shown(tuple(visible_pks))
+        _SHOWN_NEARBY.put(key, shown, until=computed_at + _LISTS_TIMEOUT_SECONDS)
+    # A clone: the kept queryset must never hold results of its own.
+    return shown._replace(queryset=shown.queryset.all())
 
 
-def _unpublished_visible_to(owners: list[int], state: VisibilityState) -> list[int]:
-    """The unpublished locations the tokens of these parties are allowed to see.
+def _shown(unpublished: tuple[int, ...]) -> VisibleLocations:
+    if not unpublished:
+        return VisibleLocations(Location.objects.filter(publish=True), (), "")
+    digest = hashlib.sha1(",".join(map(str, unpublished)).encode()).hexdigest()
+    shown = Location.objects.filter(Q(publish=True) | Among(F("pk"), unpublished, "bigint"))
+    return VisibleLocations(shown, unpublished, digest)
+
+
+def _unpublished_key(owners: list[int], state: VisibilityState) -> str:
+    owner_list = ",".join(map(str, owners))
+    return f"locations:visible-unpublished:2:{state.locations}:{state.tokens}:{owner_list}"
+
+
+def _unpublished_visible_to(
+    owners: list[int], state: VisibilityState, key: str
+) -> tuple[list[int], float]:
+    """The unpublished locations the tokens of these parties are allowed to see, and when that
+    was computed.
 
     Every list request of a partner asks, so the answer is kept in the cache under the state of
     the locations and of the tokens (the newest last_updated and highest primary key of each,
-    read from the ends of their indexes): a change of either shows at once, one that moves
-    neither (a token saved with an older last_updated than the newest) within
+    read from the ends of their indexes, named in `key`): a change of either shows at once, one that
+    moves neither (a token saved with an older last_updated than the newest) within
     _LISTS_TIMEOUT_SECONDS.
     """
-    owner_list = ",".join(map(str, owners))
-    key = f"locations:visible-unpublished:{state.locations}:{state.tokens}:{owner_list}"
-    visible: list[int] | None = cache.get(key)
-    if visible is None:
-        locations_by_entry = _publish_lists(state.locations)
-        visible = []
-        if locations_by_entry:
-            tokens = _candidate_tokens(locations_by_entry, owners)
-            visible = sorted(_listing(locations_by_entry, tokens))
-        cache.set(key, visible, timeout=_LISTS_TIMEOUT_SECONDS)
-    return visible
+    kept: tuple[float, list[int]] | None = cache.get(key)
+    if kept is not None:
+        return kept[1], kept[0]
+    locations_by_entry = _publish_lists(state.locations)
+    visible: list[int] = []
+    if locations_by_entry:
+        tokens = _candidate_tokens(locations_by_entry, owners)
+        visible = sorted(_listing(locations_by_entry, tokens))
+    computed_at = time.time()
+    cache.set(key, (computed_at, visible), timeout=_LISTS_TIMEOUT_SECONDS)
+    return visible, computed_at
 
 
 class VisibilityState(NamedTuple):

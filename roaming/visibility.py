@@ -77,12 +77,11 @@ def locations_visible_named(
     them and however their tokens change meanwhile.
     """
     if not audience.parties:
-        visible = VisibleLocations(Location.objects.published(), ())
+        visible = VisibleLocations(Location.objects.published(), (), "")
     else:
         visible = locations_shown_besides_published(*audience.parties, state=state)
     addressed = audience.addressed.pk if audience.addressed is not None else "all"
-    unpublished = ",".join(map(str, visible.unpublished))
-    name = hashlib.sha1(f"{addressed}|{unpublished}".encode()).hexdigest()
+    name = hashlib.sha1(f"{addressed}|{visible.digest}".encode()).hexdigest()
     return _addressed(visible.queryset, audience), name
 
 

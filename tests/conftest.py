@@ -9,6 +9,7 @@ import redis
 from django.core.cache import cache
 from django.test import override_settings
 
+from cpms.nearby import forget_all
 from roaming.choices import Role
 from roaming.models import Party
 from roaming.services import parties_sync_ours
@@ -69,5 +70,7 @@ def redis_cache() -> Iterator[redis.Redis]:
     backend = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     with override_settings(CACHES={"default": backend}):
         cache.clear()
+        forget_all()
         yield redis.Redis.from_url(REDIS_URL)
         cache.clear()
+        forget_all()

@@ -36,6 +36,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cpms.database import prepared_cursor
+from cpms.nearby import NearbyCopies
 from roaming.transport.datetimes import parse_datetime
 from roaming.transport.envelope import ocpi_response
 from roaming.transport.errors import InvalidParametersError
@@ -158,12 +159,14 @@ STALE_REUSE_SECONDS = 60
 RECOMPUTE_LOCK_SECONDS = 5
 # A deep offset seeks to the last mark before it and skips at most this many rows.
 MARK_SPACING = 1000
+# Each process keeps the current entries it read or wrote (cpms.nearby).
+_SETS_NEARBY: NearbyCopies[dict[str, Any]] = NearbyCopies(size=1024)
 
 
 class _Reuse:
     """The count and the marks of a set, kept in the cache under the set's name (and the date
     filters) with the state they were computed in. Count and marks share one entry: one cache
-    read per request.
+    read per request, none while the process keeps the current entry nearby.
 
     They are current while the set is in that state, for at most COUNT_REUSE_SECONDS (which
     bounds what no state sees: a row deleted below the highest key). When they are not, the
@@ -197,9 +200,7 @@ class _Reuse:
         return marks
 
     def _value(self, name: str, compute: Callable[[], Any]) -> Any:
-        if self._entry is None:
-            self._entry = cache.get(self._key) or {}
-        entry = self._entry
+        entry = self._entry_with(name)
         current = self._is_current(entry)
         if name in entry:
             if current:
@@ -211,10 +212,25 @@ class _Reuse:
         base = entry if current else {"state": self._state, "computed_at": time.time()}
         self._entry = {**base, name: value}
         cache.set(self._key, self._entry, timeout=STALE_REUSE_SECONDS)
+        self._keep_nearby(self._entry)
         if self._recomputing:
             cache.delete(self._lock_key)
             self._recomputing = False
         return value
+
+    def _entry_with(self, name: str) -> dict[str, Any]:
+        """The entry as this request last saw it, as this process keeps it while it is current
+        (cpms.nearby), or as the cache holds it."""
+        for entry in (self._entry, _SETS_NEARBY.get(self._key)):
+            if entry is not None and name in entry and self._is_current(entry):
+                return entry
+        self._entry = cache.get(self._key) or {}
+        self._keep_nearby(self._entry)
+        return self._entry
+
+    def _keep_nearby(self, entry: dict[str, Any]) -> None:
+        if self._is_current(entry):
+            _SETS_NEARBY.put(self._key, entry, until=entry["computed_at"] + COUNT_REUSE_SECONDS)
 
     def _is_current(self, entry: dict[str, Any]) -> bool:
         return (

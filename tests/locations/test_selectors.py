@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from locations import selectors
 from locations.choices import Status
 from locations.models import Location
 from locations.selectors import evses_for_location, locations_visible_to
@@ -135,6 +136,45 @@ def test_a_changed_list_is_read_again_at_once(emsp: Party) -> None:
     hidden.save()
 
     assert hidden in set(locations_visible_to(emsp))
+
+
+def test_with_a_shared_cache_a_process_keeps_the_answer_while_nothing_changes(
+    emsp: Party, redis_cache: Any, django_assert_num_queries: Any, monkeypatch: Any
+) -> None:
+    TokenFactory.create(owner=emsp, group_id="FLEET-17")
+    hidden = _hidden_for({"group_id": "FLEET-17"})
+    assert set(locations_visible_to(emsp)) == {hidden}
+    monkeypatch.setattr(selectors, "cache", _NoCacheReads())
+
+    # The state of the locations and tokens and the result; no cache read.
+    with django_assert_num_queries(2):
+        assert set(locations_visible_to(emsp)) == {hidden}
+
+
+def test_with_a_shared_cache_a_change_shows_at_once(emsp: Party, redis_cache: Any) -> None:
+    TokenFactory.create(owner=emsp, group_id="FLEET-17")
+    hidden = _hidden_for({"group_id": "FLEET-00"})
+    assert hidden not in set(locations_visible_to(emsp))
+
+    TokenFactory.create(owner=emsp, group_id="FLEET-00")
+
+    assert hidden in set(locations_visible_to(emsp))
+
+
+def test_each_call_gets_a_queryset_of_its_own(emsp: Party, redis_cache: Any) -> None:
+    LocationFactory.create(publish=True)
+    first = locations_visible_to(emsp)
+    assert len(first) == 1  # evaluated: it holds its rows now
+
+    again = locations_visible_to(emsp)
+
+    assert again is not first
+    assert again._result_cache is None
+
+
+class _NoCacheReads:
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the shared cache was read")
 
 
 def test_values_with_quotes_and_backslashes_match_as_themselves(emsp: Party) -> None:

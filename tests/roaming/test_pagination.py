@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -302,3 +303,58 @@ def test_a_count_too_old_to_stand_in_is_recounted_even_during_a_recount(time_mac
     time_machine.move_to(START + timedelta(seconds=STALE_REUSE_SECONDS + 1))
     assert reuse("two")._take_recompute()
     assert reuse("two").total(Counted(7).count) == 7
+
+
+class CacheReads:
+    """The pagination helper's cache, counting its reads."""
+
+    def __init__(self, monkeypatch) -> None:
+        from roaming.transport import pagination
+
+        self.calls = 0
+        self._cache = pagination.cache
+        monkeypatch.setattr(pagination, "cache", self)
+
+    def get(self, *args, **kwargs):
+        self.calls += 1
+        return self._cache.get(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._cache, name)
+
+
+def test_a_process_keeps_the_current_entry_and_reads_the_cache_no_more(
+    redis_cache, monkeypatch
+) -> None:
+    reuse("one").total(Counted(5).count)
+    reads = CacheReads(monkeypatch)
+    rows = Counted(5)
+
+    assert reuse("one").total(rows.count) == 5
+    assert (reads.calls, rows.calls) == (0, 0)
+
+
+def test_a_kept_entry_serves_only_its_own_state(redis_cache) -> None:
+    reuse("one").total(Counted(5).count)
+    assert reuse("two").total(Counted(6).count) == 6
+
+
+def test_a_kept_entry_is_read_again_from_the_cache_at_the_reuse_limit(
+    redis_cache, time_machine, monkeypatch
+) -> None:
+    time_machine.move_to(START, tick=False)
+    reuse("one").total(Counted(5).count)
+    time_machine.move_to(START + timedelta(seconds=COUNT_REUSE_SECONDS))
+    reads = CacheReads(monkeypatch)
+
+    assert reuse("one").total(Counted(4).count) == 4
+    assert reads.calls == 1
+
+
+def test_marks_another_process_added_are_read_from_the_cache(redis_cache) -> None:
+    kept = reuse("one")
+    kept.total(Counted(5).count)  # this process keeps the entry without marks
+    entry = cache.get(kept._key)
+    cache.set(kept._key, {**entry, "marks": [(START, 1)]})
+
+    assert reuse("one").marks(Party.objects.none(), "created_at") == [(START, 1)]
