@@ -11,6 +11,7 @@ from django.test import Client
 from locations.choices import Status
 from locations.models import EVSE, Connector
 from roaming.models import Party
+from roaming.transport import connections
 from roaming.transport.encoding import RenderedList
 from roaming.transport.envelope import OcpiJSONRenderer
 from tests.roaming.modules.conftest import data, ocpi_get
@@ -67,6 +68,25 @@ def test_renamed_owner_is_served_fresh(client: Client, emsp_token: str, our_cpo:
     listed = data(ocpi_get(client, emsp_token, url("2.2.1")))
 
     assert listed[0]["party_id"] == "NEW"
+
+
+def test_with_remembered_parties_a_renamed_owner_is_served_fresh(
+    client: Client,
+    emsp_token: str,
+    our_cpo: Party,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    monkeypatch.setattr(connections, "cache_is_shared", lambda: True)  # as with Redis
+    monkeypatch.setattr(connections, "_memory", connections._Memory())
+    site("LOC1", owner=our_cpo)
+    ocpi_get(client, emsp_token, url("2.2.1"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        our_cpo.party_id = "NEW"
+        our_cpo.save()
+
+    assert data(ocpi_get(client, emsp_token, url("2.2.1")))[0]["party_id"] == "NEW"
 
 
 def test_each_version_is_cached_apart(client: Client, emsp_token: str) -> None:

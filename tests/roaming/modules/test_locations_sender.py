@@ -463,8 +463,9 @@ def test_post_is_not_allowed(client: Client, emsp_token: str) -> None:
 # --- query count ---------------------------------------------------------------------------------
 
 # Token, routing (2), the state of the locations and tokens, their unpublished lists (read once,
-# then cached while the locations are unchanged), page ids, count, locations, EVSEs, connectors.
-LIST_QUERIES = 10
+# then cached while the locations are unchanged), page ids, the parties' codes (with a shared cache
+# remembered while no party changes), count, locations, EVSEs, connectors.
+LIST_QUERIES = 11
 
 
 @pytest.mark.parametrize("count", [1, 50])
