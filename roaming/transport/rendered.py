@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple, Protocol, TypeVar
 
@@ -38,10 +39,19 @@ class Stamp(NamedTuple):
 Rendered = tuple[Stamp, bytes]
 
 
-def stamp(pk: int, *state: object) -> Stamp:
-    """The stamp of an object: its primary key and the values naming the state its text shows
-    (for most kinds its ``last_updated`` and its owner's country code and party id)."""
-    return Stamp(pk, ("|".join(map(str, state)) + "\n").encode())
+def stamp(pk: int, last_updated: datetime, *state: object) -> Stamp:
+    """The stamp of an object: its primary key, its ``last_updated`` and the other values naming
+    the state its text shows (for most kinds its owner's country code and party id).
+
+    The time goes in as microseconds since the epoch: a page stamps every row, and formatting
+    the datetime took most of that.
+    """
+    micros = (last_updated - _EPOCH) // _MICROSECOND
+    return Stamp(pk, f"{micros}|{'|'.join(map(str, state))}\n".encode())
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class _Keyed(Protocol):
