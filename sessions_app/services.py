@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
@@ -99,15 +99,21 @@ def token_find(
     ``token_type`` None matches any type, preferring RFID: OCPI 2.1.1 addresses a token by its
     uid alone. ``lock``: locked for update until the caller's transaction ends.
     """
-    tokens = Token.objects.select_related("owner").filter(owner=owner, uid__ci=uid)
+    # No join of the owner: the caller holds it already.
+    tokens = Token.objects.filter(owner=owner, uid__ci=uid)
     if lock:
-        tokens = tokens.select_for_update(of=("self",))
+        tokens = tokens.select_for_update()
     if token_type is not None:
-        return tokens.filter(type=token_type).first()
-    rfid_first = Case(
-        When(type=TokenType.RFID, then=Value(0)), default=Value(1), output_field=IntegerField()
-    )
-    return tokens.order_by(rfid_first, "type", "pk").first()
+        # (owner, lower(uid), type) is unique: no order to compile or sort by.
+        found = next(iter(tokens.filter(type=token_type).order_by()[:1]), None)
+    else:
+        rfid_first = Case(
+            When(type=TokenType.RFID, then=Value(0)), default=Value(1), output_field=IntegerField()
+        )
+        found = tokens.order_by(rfid_first, "type", "pk").first()
+    if found is not None:
+        found.owner = owner
+    return found
 
 
 def token_upsert(
@@ -134,22 +140,28 @@ def token_patch(
     owner: Party,
     uid: str,
     token_type: str | None,
-    changes: TokenValues,
-    last_updated: datetime,
+    changes: TokenValues | Callable[[Token], TokenValues],
+    last_updated: datetime | None = None,
 ) -> Token:
     """Change some fields of a stored token; every PATCH moves ``last_updated``.
 
-    Raises ``TokenNotFoundError`` for a token we do not have, ``OwnershipError`` and
-    ``ValidationError`` as ``token_upsert`` does.
+    ``changes`` may be a function of the stored token, called with the token locked, for a
+    caller that checks the change against what is stored. ``last_updated`` is the one in the
+    changes, else the one given, else now. Raises ``TokenNotFoundError`` for a token we do not
+    have, ``OwnershipError`` and ``ValidationError`` as ``token_upsert`` does.
     """
     ensure_token_sender(sender=sender, owner=owner)
     with transaction.atomic():
         token = token_find(owner=owner, uid=uid, token_type=token_type, lock=True)
         if token is None:
             raise TokenNotFoundError(f"{owner.code} has no token {uid!r} here")
+        values: dict[str, Any] = dict(changes(token) if callable(changes) else changes)
+        new_last_updated: datetime = (
+            values.pop("last_updated", None) or last_updated or timezone.now()
+        )
         listed_as = _listed_as(token)
-        _assign(token, changes)
-        token.last_updated = last_updated
+        _assign(token, values)
+        token.last_updated = new_last_updated
         _clean_and_save(token)
         _push_locations_opened(token, listed_as)
     return token
@@ -157,12 +169,7 @@ def token_patch(
 
 @transaction.atomic
 def _upsert(owner: Party, uid: str, token_type: str, values: TokenValues) -> TokenUpsert:
-    token = (
-        Token.objects.select_for_update()
-        .select_related("owner")
-        .filter(owner=owner, uid__ci=uid, type=token_type)
-        .first()
-    )
+    token = token_find(owner=owner, uid=uid, token_type=token_type, lock=True)
     created = token is None
     listed_as = None if token is None else _listed_as(token)
     if token is None:

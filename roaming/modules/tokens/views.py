@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
@@ -45,6 +44,7 @@ from roaming.transport.errors import (
 )
 from roaming.transport.views import OcpiView
 from sessions_app.choices import TokenType
+from sessions_app.models import Token
 from sessions_app.services import (
     TokenNotFoundError,
     TokenValues,
@@ -120,24 +120,18 @@ class TokenView(OcpiView):
         if version != V2_1_1 and body.get("last_updated") is None:
             raise InvalidParametersError("last_updated: a PATCH must carry last_updated")
         url_type = self._url_type()
-        stored = token_find(owner=owner, uid=token_uid, token_type=url_type)
-        if stored is None:
-            raise UnknownTokenError(f"Unknown token {token_uid}", http_status=404)
-        # Validate the token as it will be after the change, so that every rule of a whole token
-        # holds (and the errors name the PATCHed fields as the partner wrote them).
-        merged = {**token_to_ocpi(stored, version), **body}
-        validated = validate(TOKEN_SERIALIZERS[version], merged)
-        self._ensure_agreement(validated, country_code, party_id, token_uid)
-        changes = _token_values(validated, version, fields=body.keys())
-        last_updated = changes.pop("last_updated", None) or timezone.now()
+
+        def changes(stored: Token) -> TokenValues:
+            # Validate the token as it will be after the change, so that every rule of a whole
+            # token holds (and the errors name the PATCHed fields as the partner wrote them).
+            merged = {**token_to_ocpi(stored, version), **body}
+            validated = validate(TOKEN_SERIALIZERS[version], merged)
+            self._ensure_agreement(validated, country_code, party_id, token_uid)
+            return _token_values(validated, version, fields=body.keys())
+
         self._save(
             lambda: token_patch(
-                sender=sender,
-                owner=owner,
-                uid=stored.uid,
-                token_type=stored.type,
-                changes=changes,
-                last_updated=last_updated,
+                sender=sender, owner=owner, uid=token_uid, token_type=url_type, changes=changes
             )
         )
         return ocpi_response(None)

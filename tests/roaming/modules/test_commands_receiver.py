@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from locations.choices import Status
 from roaming.client import OcpiResponse
@@ -359,6 +361,17 @@ def test_start_session_without_evse_uid_takes_a_free_evse_of_the_location(
     del body["evse_uid"], body["connector_id"]
     assert data(post(client, emsp_token, "START_SESSION", body))["result"] == "ACCEPTED"
     assert ChargerInstruction.objects.get().evse == free.evse
+
+
+def test_start_session_without_evse_uid_reads_no_connectors(client, emsp, emsp_token) -> None:
+    connector = ConnectorFactory.create()
+    body = start_body(emsp, connector)
+    del body["evse_uid"], body["connector_id"]
+
+    with CaptureQueriesContext(connection) as queries:
+        assert data(post(client, emsp_token, "START_SESSION", body))["result"] == "ACCEPTED"
+
+    assert not [q for q in queries.captured_queries if "locations_connector" in q["sql"]]
 
 
 def test_start_session_in_230_is_accepted(client, emsp, emsp_token, settings) -> None:

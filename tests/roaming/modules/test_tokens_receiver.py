@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from roaming.choices import OcpiVersion
 from roaming.models import PartnerState, Party
@@ -298,6 +300,21 @@ def test_patch_changes_only_the_fields_given(client, emsp, emsp_token, token) ->
     assert token.valid is False
     assert (token.visual_number, token.whitelist) == ("CARD 1", WhitelistType.ALLOWED)
     assert token.last_updated == datetime(2025, 6, 29, 22, 39, 9, tzinfo=UTC)
+
+
+def test_patch_reads_the_token_once_and_locked(client, emsp, emsp_token, token) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        response = patch(client, url(emsp), emsp_token, {"valid": False, "last_updated": UPDATED})
+
+    assert status(response) == (200, 1000)
+    reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and 'FROM "sessions_app_token"' in q["sql"]
+    ]
+    assert len(reads) == 1
+    if connection.features.has_select_for_update:
+        assert "FOR UPDATE" in reads[0]
 
 
 def test_patch_without_last_updated_answers_2001(client, emsp, emsp_token, token) -> None:
