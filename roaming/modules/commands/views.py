@@ -200,7 +200,8 @@ class CommandView(OcpiView):
         return only[0]
 
     def _location(self, location_id: str) -> Location:
-        location = location_find(locations_visible(self._audience()), location_id)
+        # Without its EVSEs: most commands name one EVSE, or none, and read it on their own.
+        location = location_find(locations_visible(self._audience()), location_id, with_evses=False)
         if location is None:
             receipt = _rejected(f"Unknown location {location_id}")
             raise UnknownLocationError(

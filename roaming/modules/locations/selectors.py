@@ -237,27 +237,30 @@ def location_stamp_find(queryset: QuerySet[Location], location_id: str) -> Stamp
     return location_stamps([row])[0] if row is not None else None
 
 
-def location_find(queryset: QuerySet[Location], location_id: str) -> Location | None:
-    """The location of `queryset` with this OCPI id (a CiString), EVSEs and connectors loaded.
+def location_find(
+    queryset: QuerySet[Location], location_id: str, *, with_evses: bool = True
+) -> Location | None:
+    """The location of `queryset` with this OCPI id (a CiString), with its owner and, unless
+    told otherwise, its EVSEs and connectors loaded (without, ``evse_find`` reads them).
 
     The owner is narrowed to our identities so that the database can use the
     (owner, lower(id)) unique index instead of scanning every location.
     """
+    found = locations_with_evses(queryset) if with_evses else queryset.select_related("owner")
     return (
-        locations_with_evses(queryset)
-        .alias(lower_id=Lower("ocpi_id"))
+        found.alias(lower_id=Lower("ocpi_id"))
         .filter(lower_id=location_id.lower(), owner__in=Party.objects.ours())
         .first()
     )
 
 
 def evse_find(location: Location, evse_uid: str) -> EVSE | None:
-    """The EVSE of a location (loaded by ``location_find``) with this uid, compared as CiString."""
+    """The EVSE of a location with this uid, compared as CiString."""
     wanted = evse_uid.lower()
     return next((evse for evse in location.evses.all() if evse.uid.lower() == wanted), None)
 
 
 def connector_find(evse: EVSE, connector_id: str) -> Connector | None:
-    """The connector of an EVSE (loaded by ``location_find``) with this id, compared as CiString."""
+    """The connector of an EVSE with this id, compared as CiString."""
     wanted = connector_id.lower()
     return next((c for c in evse.connectors.all() if c.ocpi_id.lower() == wanted), None)
