@@ -20,7 +20,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, cast
 
 from django.conf import settings
@@ -138,8 +138,9 @@ def paginate(
     if params.date_to is not None:
         queryset = queryset.filter(**{f"{date_field}__lt": params.date_to})
     reuse = _Reuse(reuse_for, params) if reuse_for is not None else None
-    window, skip = _window(queryset.order_by(date_field, "pk"), params, date_field, reuse)
-    rows = _rows(window, skip, params.limit + 1)
+    ordered = queryset.order_by(date_field, "pk")
+    start, skip = _window(ordered, params, date_field, reuse)
+    rows = _rows(ordered, date_field, start, skip, params.limit + 1, reuse)
     total = reuse.total(queryset.count) if reuse is not None else queryset.count()
     items = rows[: params.limit]
     next_url = None
@@ -179,7 +180,8 @@ class _Reuse:
 
     def __init__(self, reuse_for: SetState, params: PageRequest) -> None:
         name = f"{reuse_for.name}|{params.date_from}|{params.date_to}"
-        self._key = f"ocpi:set:{hashlib.sha1(name.encode()).hexdigest()}"
+        # Names the set with its date filters, whatever its state.
+        self.key = f"ocpi:set:{hashlib.sha1(name.encode()).hexdigest()}"
         self._state = reuse_for.state
         self._entry: dict[str, Any] | None = None
         self._recomputing = False
@@ -217,7 +219,7 @@ class _Reuse:
         values = compute()
         base = entry if current else {"state": self._state, "computed_at": time.time()}
         self._entry = {**base, **values}
-        cache.set(self._key, self._entry, timeout=STALE_REUSE_SECONDS)
+        cache.set(self.key, self._entry, timeout=STALE_REUSE_SECONDS)
         self._keep_nearby(self._entry)
         if self._recomputing:
             cache.delete(self._lock_key)
@@ -227,16 +229,16 @@ class _Reuse:
     def _entry_with(self, name: str) -> dict[str, Any]:
         """The entry as this request last saw it, as this process keeps it while it is current
         (cpms.nearby), or as the cache holds it."""
-        for entry in (self._entry, _SETS_NEARBY.get(self._key)):
+        for entry in (self._entry, _SETS_NEARBY.get(self.key)):
             if entry is not None and name in entry and self._is_current(entry):
                 return entry
-        self._entry = cache.get(self._key) or {}
+        self._entry = cache.get(self.key) or {}
         self._keep_nearby(self._entry)
         return self._entry
 
     def _keep_nearby(self, entry: dict[str, Any]) -> None:
         if self._is_current(entry):
-            _SETS_NEARBY.put(self._key, entry, until=entry["computed_at"] + COUNT_REUSE_SECONDS)
+            _SETS_NEARBY.put(self.key, entry, until=entry["computed_at"] + COUNT_REUSE_SECONDS)
 
     def _is_current(self, entry: dict[str, Any]) -> bool:
         return (
@@ -246,7 +248,7 @@ class _Reuse:
 
     @property
     def _lock_key(self) -> str:
-        return f"{self._key}:recompute"
+        return f"{self.key}:recompute"
 
     def _take_recompute(self) -> bool:
         """Take the recompute of this entry, unless another request holds it."""
@@ -290,49 +292,129 @@ def _marks_by_seeks(ordered: models.QuerySet[Any], date_field: str) -> dict[str,
     return {"marks": marks, "total": len(marks) * MARK_SPACING + after}
 
 
+SortKey = tuple[datetime, Any]
+
+
 def _window(
     ordered: models.QuerySet[M], params: PageRequest, date_field: str, reuse: _Reuse | None
-) -> tuple[models.QuerySet[M], int]:
-    """Where the page starts: the rows from a sort key on (or all of them), and how many of
-    those to skip."""
+) -> tuple[SortKey | None, int]:
+    """Where the page starts: after a sort key (or at the first row), and how many rows to
+    skip from there."""
     cursor = params.cursor
     if cursor is not None and cursor.offset == params.offset:
-        return _after(ordered, date_field, cursor.last_updated, cursor.pk), 0
+        return (cursor.last_updated, cursor.pk), 0
     if reuse is None or params.offset < MARK_SPACING:
-        return ordered, params.offset
+        return None, params.offset
     marks = reuse.marks(ordered, date_field)
     blocks = min(params.offset // MARK_SPACING, len(marks))
     if not blocks:
-        return ordered, params.offset
-    last_updated, pk = marks[blocks - 1]
-    return _after(ordered, date_field, last_updated, pk), params.offset - blocks * MARK_SPACING
+        return None, params.offset
+    return marks[blocks - 1], params.offset - blocks * MARK_SPACING
 
 
-def _rows(window: models.QuerySet[M], skip: int, count: int) -> list[M]:
-    """`count` rows of `window` after the first `skip`.
+def _rows(
+    ordered: models.QuerySet[M],
+    date_field: str,
+    start: SortKey | None,
+    skip: int,
+    count: int,
+    reuse: _Reuse | None,
+) -> list[M]:
+    """`count` rows of `ordered` from `start` on, after the first `skip`.
 
     On PostgreSQL the named key rows every sender walks run as a statement planned once per
-    connection (``cpms.database.prepared_cursor``), with `skip` and `count` as its parameters;
-    anything else, or a column that needs converting, through the ORM.
+    connection (``cpms.database.prepared_cursor``), with the start, `skip` and `count` as its
+    parameters; anything else, or a column that needs converting, through the ORM.
     """
-    if connections[window.db].vendor != "postgresql" or not issubclass(
-        window._iterable_class, NamedValuesListIterable
+    if connections[ordered.db].vendor == "postgresql" and issubclass(
+        ordered._iterable_class, NamedValuesListIterable
     ):
-        return list(window[skip : skip + count])
+        statement = _statement(ordered, date_field, seeks=start is not None, reuse=reuse)
+        if statement is _NOTHING:
+            return []
+        if statement is not None:
+            with prepared_cursor(ordered.db) as cursor:
+                cursor.execute(statement.sql, statement.bind(start, count, skip))
+                return cast(list[M], [statement.row(*values) for values in cursor.fetchall()])
+    window = ordered if start is None else _after(ordered, date_field, *start)
+    return list(window[skip : skip + count])
+
+
+@dataclass(frozen=True)
+class _Statement:
+    """The SQL of one shape of page-keys query, and where its parameters go.
+
+    Compiled with stand-ins for the start's sort key, which are then found among the
+    parameters: Django builds and compiles a query in more time than PostgreSQL takes to run it
+    (a fifth of a random page), so a named set's statements are compiled once per process
+    (``_STATEMENTS``).
+    """
+
+    sql: str
+    params: tuple[Any, ...]
+    time_at: tuple[int, ...]
+    pk_at: tuple[int, ...]
+    row: type
+
+    def bind(self, start: SortKey | None, count: int, skip: int) -> list[Any]:
+        params = list(self.params)
+        if start is not None:
+            for position in self.time_at:
+                params[position] = start[0]
+            for position in self.pk_at:
+                params[position] = start[1]
+        return [*params, count, skip]
+
+
+# Stand-ins for a start's sort key: objects the compiled parameters hold unchanged.
+_TIME_STAND_IN = datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+_PK_STAND_IN = 2**62 + 1999
+# The statement of a set that is empty whatever its data (Django's EmptyResultSet).
+_NOTHING = _Statement("", (), (), (), tuple)
+# A set's name (with its date filters) gives the same rows whoever asks (SetState), and so the
+# same statement; the process keeps this many, by name and shape.
+_STATEMENTS_KEPT = 256
+_STATEMENTS: dict[tuple[Any, ...], _Statement | None] = {}
+
+
+def _statement(
+    ordered: models.QuerySet[Any], date_field: str, *, seeks: bool, reuse: _Reuse | None
+) -> _Statement | None:
+    """The statement of `ordered`'s rows (after a start when `seeks`), or None where it has a
+    column that needs converting or the start's key cannot be bound (the ORM reads those)."""
+    fields: tuple[str, ...] = ordered._fields  # type: ignore[attr-defined]  # values_list sets it
+    key = None
+    if reuse is not None:
+        key = (reuse.key, ordered.db, ordered.model._meta.label, fields, date_field, seeks)
+        if key in _STATEMENTS:
+            return _STATEMENTS[key]
+    statement = _compile(ordered, date_field, seeks, fields)
+    if key is not None:
+        if len(_STATEMENTS) >= _STATEMENTS_KEPT:
+            _STATEMENTS.clear()
+        _STATEMENTS[key] = statement
+    return statement
+
+
+def _compile(
+    ordered: models.QuerySet[Any], date_field: str, seeks: bool, fields: tuple[str, ...]
+) -> _Statement | None:
+    window = _after(ordered, date_field, _TIME_STAND_IN, _PK_STAND_IN) if seeks else ordered
     compiler = window.query.get_compiler(window.db)
     try:
         sql, params = compiler.as_sql()
     except EmptyResultSet:
-        return []
+        return _NOTHING
     if compiler.get_converters([column for column, _, _ in compiler.select]):
-        return list(window[skip : skip + count])
+        return None
+    time_at = tuple(i for i, param in enumerate(params) if param is _TIME_STAND_IN)
+    pk_at = tuple(i for i, param in enumerate(params) if param is _PK_STAND_IN)
+    if seeks and not (time_at and pk_at):
+        return None
     query = window.query
-    fields: tuple[str, ...] = window._fields  # type: ignore[attr-defined]  # values_list sets it
     names = fields or (*query.extra_select, *query.values_select, *query.annotation_select)
     row = create_namedtuple_class(*names)
-    with prepared_cursor(window.db) as cursor:
-        cursor.execute(f"{sql} LIMIT %s OFFSET %s", (*params, count, skip))
-        return cast(list[M], [row(*values) for values in cursor.fetchall()])
+    return _Statement(f"{sql} LIMIT %s OFFSET %s", tuple(params), time_at, pk_at, row)
 
 
 def _after(

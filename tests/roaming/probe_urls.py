@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from roaming.models import Party
 from roaming.transport.envelope import ocpi_response
-from roaming.transport.pagination import paginate
+from roaming.transport.pagination import SetState, paginate
 from roaming.transport.views import OcpiView
 
 
@@ -50,14 +50,18 @@ class PartiesView(OcpiView):
 
 class PartyKeysView(OcpiView):
     """The same list as PartiesView, walked as named key rows (as the senders walk theirs);
-    ?none=1 pages an empty set."""
+    ?none=1 pages an empty set, ?named=1 names the set (as the locations sender does)."""
 
     def get(self, request: Request, **kwargs: Any) -> Response:
         parties = Party.objects.partners()
         if request.query_params.get("none"):
             parties = parties.filter(pk__in=[])
         keys: Any = parties.values_list("pk", "created_at", "country_code", "party_id", named=True)
-        page = paginate(request, keys, date_field="created_at")
+        named = request.query_params.get("named")
+        reuse_for = (
+            SetState(f"party keys {request.query_params.get('none')}", "") if named else None
+        )
+        page = paginate(request, keys, date_field="created_at", reuse_for=reuse_for)
         return page.response([f"{row.country_code}-{row.party_id}" for row in page.items])
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.core.cache import cache
@@ -13,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from roaming.choices import Role
 from roaming.models import Party
+from roaming.transport import pagination
 from roaming.transport.pagination import (
     COUNT_REUSE_SECONDS,
     STALE_REUSE_SECONDS,
@@ -203,14 +205,15 @@ def test_date_with_an_unencoded_plus_offset_is_read(client, token, parties) -> N
 KEYS = "/ocpi/2.2.1/party-keys/"
 
 
-def test_named_key_rows_page_like_the_objects(client, token, parties) -> None:
+@pytest.mark.parametrize("named_set", [{}, {"named": "1"}], ids=["unnamed", "named"])
+def test_named_key_rows_page_like_the_objects(client, token, parties, named_set) -> None:
     for params in ({"limit": "3"}, {"offset": "5", "limit": "4"}, {"offset": "9"}):
-        by_keys = get(client, token, KEYS, **params)
+        by_keys = get(client, token, KEYS, **params, **named_set)
         by_objects = get(client, token, LIST, **params)
         assert by_keys.json()["data"] == by_objects.json()["data"]
         assert by_keys["X-Total-Count"] == by_objects["X-Total-Count"] == "11"
     seen: list[str] = []
-    url: str | None = f"{KEYS}?limit=4&date_from=2024-01-01T00:01:00Z"
+    url: str | None = f"{KEYS}?limit=4&date_from=2024-01-01T00:01:00Z&{urlencode(named_set)}"
     while url is not None:
         response = client.get(url, headers=auth(token))
         seen.extend(response.json()["data"])
@@ -219,8 +222,9 @@ def test_named_key_rows_page_like_the_objects(client, token, parties) -> None:
     assert seen == parties[1:]
 
 
-def test_an_empty_set_of_key_rows_is_an_empty_page(client, token, parties) -> None:
-    response = get(client, token, KEYS, none="1")
+@pytest.mark.parametrize("named_set", [{}, {"named": "1"}], ids=["unnamed", "named"])
+def test_an_empty_set_of_key_rows_is_an_empty_page(client, token, parties, named_set) -> None:
+    response = get(client, token, KEYS, none="1", **named_set)
     assert response.json()["data"] == []
     assert response["X-Total-Count"] == "0"
     assert "Link" not in response
@@ -241,6 +245,30 @@ def test_on_postgresql_a_page_of_key_rows_is_planned_once_per_connection(
         plans = cursor.fetchall()
     assert plans
     assert all(custom == 0 for _, custom in plans)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="statements of PostgreSQL")
+def test_on_postgresql_the_pages_of_a_named_set_are_compiled_once_per_process(
+    client, token, parties, monkeypatch
+) -> None:
+    monkeypatch.setattr(pagination, "_STATEMENTS", {})
+    compiled: list[bool] = []
+    compile_statement = pagination._compile
+
+    def counted(*args: Any) -> Any:
+        compiled.append(args[2])  # seeks
+        return compile_statement(*args)
+
+    monkeypatch.setattr(pagination, "_compile", counted)
+    first = get(client, token, KEYS, named="1", limit="4")
+    following = local(next_link(first))
+    second = client.get(following, headers=auth(token))
+    assert compiled == [False, True]  # the first rows, then the rows after a sort key
+    assert get(client, token, KEYS, named="1", limit="4", offset="1").json()["data"] == parties[1:5]
+    again = client.get(following, headers=auth(token))
+    assert compiled == [False, True]
+    assert again.json()["data"] == second.json()["data"] == parties[4:8]
+    assert first.json()["data"] == parties[:4]
 
 
 # --- the count and marks of a named set, reused across requests ---------------------------------
@@ -354,7 +382,7 @@ def test_a_kept_entry_is_read_again_from_the_cache_at_the_reuse_limit(
 def test_marks_another_process_added_are_read_from_the_cache(redis_cache) -> None:
     kept = reuse("one")
     kept.total(Counted(5).count)  # this process keeps the entry without marks
-    entry = cache.get(kept._key)
-    cache.set(kept._key, {**entry, "marks": [(START, 1)]})
+    entry = cache.get(kept.key)
+    cache.set(kept.key, {**entry, "marks": [(START, 1)]})
 
     assert reuse("one").marks(Party.objects.none(), "created_at") == [(START, 1)]
