@@ -405,10 +405,12 @@ def server_env(url: str, redis_url: str, port: int) -> dict[str, str]:
 
 
 def server_start(
-    env: dict[str, str], port: int, workers: int, *, log: Path | None = None
+    env: dict[str, str], port: int, workers: int, *, threads: int = 1, log: Path | None = None
 ) -> subprocess.Popen[bytes]:
-    """gunicorn on the loopback; with `log`, its output and the application's log go there."""
-    command = [str(GUNICORN), "cpms.wsgi", "-w", str(workers), "--bind", f"127.0.0.1:{port}"]
+    """gunicorn on the loopback (threads > 1: its gthread worker); with `log`, its output and the
+    application's log go there."""
+    command = [str(GUNICORN), "cpms.wsgi", "-w", str(workers), "--threads", str(threads)]
+    command += ["--bind", f"127.0.0.1:{port}"]
     output = log.open("ab") if log is not None else None
     process = subprocess.Popen(
         [*command, "--log-level", "warning"],
@@ -929,7 +931,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         rendering_started = time.monotonic()
         manage(env, "render_locations", "--ocpi-version", OCPI_VERSION)
         rendering = time.monotonic() - rendering_started
-        server = server_start(env, port, args.workers)
+        server = server_start(env, port, args.workers, threads=args.threads)
         costs: dict[str, dict[str, Any]] = {}
         if args.costs:
             maker = RequestMaker([plan.__dict__ for plan in plans], receiver.base, seed=99)
@@ -969,6 +971,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "generation_seconds": round(generation, 1),
         "locations_rendered_ahead_seconds": round(rendering, 1),
         "workers": args.workers,
+        "threads": args.threads,
         "clients": args.clients,
         "offered_rate": args.rate,
         "seconds": seconds,
@@ -990,12 +993,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _worker_kind(threads: int) -> str:
+    return "sync" if threads == 1 else f"gthread, {threads} threads each"
+
+
 def report(result: dict[str, Any]) -> None:
     overall = result["overall"]
     print()
     print(f"Machine:  {machine_line(result['machine'])}")
     print(
-        f"Method:   gunicorn -w {result['workers']} (sync), {result['clients']} client processes "
+        f"Method:   gunicorn -w {result['workers']} ({_worker_kind(result['threads'])}), "
+        f"{result['clients']} client processes "
         f"(asyncio, open loop) offering {result['offered_rate']:g} requests/s for "
         f"{result['seconds']:g} s after a {WARM_UP_SECONDS:g} s warm-up; network "
         f"{result['network']['locations']} locations, {result['network']['tokens']} tokens, "
@@ -1051,7 +1059,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, help=f"seconds (default {QUICK_SECONDS:g})")
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="requests/s offered")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (>1: gthread)")
     parser.add_argument(
         "--costs", type=int, default=30, help="requests per kind in the cost phase (0: none)"
     )

@@ -54,13 +54,20 @@ HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 # --- outbound -------------------------------------------------------------------------------------
 
 
-def _is_empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list | dict) and not value)
+# The kinds whose empty value says nothing (None aside); an empty one of any other kind (0,
+# False) is a value.
+_EMPTIABLE = (str, list, dict)
 
 
 def omit_empty(obj: Mapping[str, Any]) -> Json:
     """Leave out None, "" , [] and {}: OCPI reads an absent optional field as unknown."""
-    return {key: value for key, value in obj.items() if not _is_empty(value)}
+    # Every rendered object passes through here, field by field: a value that is true (most
+    # are) is kept on one truth test, without a call.
+    return {
+        key: value
+        for key, value in obj.items()
+        if value or not (value is None or isinstance(value, _EMPTIABLE))
+    }
 
 
 def decimal_out(value: Decimal | int | float | str) -> Decimal:

@@ -137,10 +137,9 @@ def test_open_enum_list_drops_new_values():
 
 
 def test_omit_empty_keeps_false_and_zero():
-    assert omit_empty({"a": None, "b": "", "c": [], "d": {}, "e": False, "f": 0}) == {
-        "e": False,
-        "f": 0,
-    }
+    empty: dict[str, object] = {"a": None, "b": "", "c": [], "d": {}}
+    kept = {"e": False, "f": 0, "g": Decimal("0.00"), "h": " ", "i": [None], "j": {"k": None}}
+    assert omit_empty({**empty, **kept}) == kept
 
 
 def test_energy_mix_for_211_names_the_impact_category_source():
