@@ -8,7 +8,9 @@ only to skip it. So the page is read in two steps:
 1. the page itself, as (pk, last_updated) only (``cdr_page_keys``): the pagination helper offsets
    or seeks through that index, an index-only walk that never touches the wide rows;
 2. the whole CDRs of just those keys, in page order (``cdrs_of_page``), or rather their
-   rendered JSON, kept for good (roaming.modules.cdrs.cache).
+   rendered JSON, kept for good (roaming.modules.cdrs.cache). After 2.1.1 a CDR reads nothing
+   but its own row and its owner's codes, so they are read as plain rows (roaming.modules.rows):
+   model instances cost more than rendering them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from django.db.models import QuerySet
 from billing.models import CDR
 from roaming.choices import OcpiVersion
 from roaming.modules.cdrs.serializers import cdrs_for_ocpi
+from roaming.modules.rows import Columns, JsonDecoder, Row
 from roaming.transport.rendered import in_page_order
 
 
@@ -47,4 +50,26 @@ def cdrs_of_page(pks: Sequence[int], version: OcpiVersion) -> list[CDR]:
     """
     if not pks:
         return []
+    if version != OcpiVersion.V2_1_1:
+        return in_page_order(pks, _cdr_rows(pks))
     return in_page_order(pks, _for_version(CDR.objects.filter(pk__in=pks), version).order_by())
+
+
+# CDR.country_code and party_id are properties reading the owner.
+_CDR = Columns.of(CDR, country_code="owner__country_code", party_id="owner__party_id")
+
+
+class CDRRow(Row):
+    """A CDR as ``cdr_to_ocpi`` (after 2.1.1) and the stamp of its text read it."""
+
+    id: int
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+
+def _cdr_rows(pks: Sequence[int]) -> list[CDR]:
+    decode = JsonDecoder()
+    rows = _CDR.rows(CDR.objects.filter(pk__in=pks).order_by(), decode)
+    return cast(list[CDR], [CDRRow(_CDR.names, values) for values in rows])

@@ -17,116 +17,41 @@ list output to the object endpoints, which serialize real model instances.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from collections.abc import Sequence
+from typing import Any, cast
 
-from django.db.models import JSONField, Model, Prefetch, QuerySet, TextField
-from django.db.models.functions import Cast, Lower
+from django.db.models import Prefetch, QuerySet
+from django.db.models.functions import Lower
 
 from locations.models import EVSE, Connector, Location
 from roaming.choices import OcpiVersion
 from roaming.models import Party
 from roaming.modules.locations.serializers import location_to_ocpi
+from roaming.modules.rows import Columns, JsonDecoder, Loaded, Row
 from roaming.transport.connections import remembered
 from roaming.transport.encoding import render_bytes
 from roaming.transport.pagination import SetState
 from roaming.transport.rendered import Rendered, Stamp, stamp
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class _Columns:
-    """What to read of a model for its rows: every column, JSON ones as text."""
-
-    names: tuple[str, ...]  # attribute names, as the model (and so the serializers) uses them
-    selects: tuple[str | Cast, ...]
-    json_positions: tuple[int, ...]
-
-    @classmethod
-    def of(cls, model: type[Model], **joined: str) -> _Columns:
-        """Every concrete column of `model`, plus `joined` (attribute name -> lookup)."""
-        names: list[str] = []
-        selects: list[str | Cast] = []
-        json_positions: list[int] = []
-        for field in model._meta.concrete_fields:
-            if isinstance(field, JSONField):
-                json_positions.append(len(selects))
-                selects.append(Cast(field.attname, output_field=TextField()))
-            else:
-                selects.append(field.attname)
-            names.append(field.attname)
-        for name, lookup in joined.items():
-            names.append(name)
-            selects.append(lookup)
-        return cls(tuple(names), tuple(selects), tuple(json_positions))
-
-    def rows(self, queryset: QuerySet[Any], decode: _JsonDecoder) -> Iterator[tuple[Any, ...]]:
-        """The queryset's rows as values in `names` order, JSON columns decoded."""
-        positions = self.json_positions
-        for values in queryset.values_list(*self.selects):
-            row = list(values)
-            for position in positions:
-                row[position] = decode(row[position])
-            yield tuple(row)
-
-
-class _JsonDecoder:
-    """json.loads with a memory of the texts already seen, for one page.
-
-    Most JSON columns hold one of a few values ([] and null above all, then the same
-    capability, facility and tariff lists over and over), and decoding dominated the cost of a
-    page. Equal texts share one decoded value, which the serializers only read.
-    """
-
-    def __init__(self) -> None:
-        self._seen: dict[str, Any] = {}
-
-    def __call__(self, text: str | None) -> Any:
-        if text is None:
-            return None
-        try:
-            return self._seen[text]
-        except KeyError:
-            value = self._seen[text] = json.loads(text)
-            return value
-
-
 # Location.country_code and party_id are properties reading the owner.
-_LOCATION = _Columns.of(Location, country_code="owner__country_code", party_id="owner__party_id")
-_EVSE = _Columns.of(EVSE)
-_CONNECTOR = _Columns.of(Connector)
+_LOCATION = Columns.of(Location, country_code="owner__country_code", party_id="owner__party_id")
+_EVSE = Columns.of(EVSE)
+_CONNECTOR = Columns.of(Connector)
 
 
-class Loaded(list[T], Generic[T]):
-    """Related rows already read, answering ``.all()`` as a prefetched related manager does."""
-
-    def all(self) -> Loaded[T]:
-        return self
-
-
-class _Row:
-    """One database row as attributes named like the model's."""
-
-    def __init__(self, names: Sequence[str], values: Iterable[Any]) -> None:
-        self.__dict__.update(zip(names, values, strict=True))
-
-
-class LocationRow(_Row):
+class LocationRow(Row):
     """A Location as the outbound serializers read it."""
 
     id: int
     evses: Loaded[EVSERow]
 
 
-class EVSERow(_Row):
+class EVSERow(Row):
     """An EVSE as the outbound serializers read it."""
 
     id: int
     location_id: int
-    connectors: Loaded[_Row]
+    connectors: Loaded[Row]
 
 
 def location_page_ids(queryset: QuerySet[Location]) -> QuerySet[Location]:
@@ -180,7 +105,7 @@ def location_rows(pks: Sequence[int]) -> list[Location]:
     """
     if not pks:
         return []
-    decode = _JsonDecoder()
+    decode = JsonDecoder()
     by_pk: dict[int, LocationRow] = {}
     for values in _LOCATION.rows(Location.objects.filter(pk__in=pks), decode):
         row = LocationRow(_LOCATION.names, values)
@@ -196,7 +121,7 @@ def location_rows(pks: Sequence[int]) -> list[Location]:
     # By location, not by EVSE: a third of the parameters for the same rows.
     connector_rows = Connector.objects.filter(evse__location_id__in=pks).order_by("evse_id", "pk")
     for values in _CONNECTOR.rows(connector_rows, decode):
-        connector = _Row(_CONNECTOR.names, values)
+        connector = Row(_CONNECTOR.names, values)
         evses[connector.__dict__["evse_id"]].connectors.append(connector)
     # A location deleted between the two reads is left out rather than failing the page.
     return [cast(Location, by_pk[pk]) for pk in pks if pk in by_pk]

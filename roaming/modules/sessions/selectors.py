@@ -9,7 +9,10 @@ throw them away. So the page is read in two steps:
 2. the whole sessions of just those keys, in page order (``sessions_of_page``), with what the
    version reads of their location, EVSE and connector: 2.1.1 embeds the location, later
    versions name it, and reading (and decoding the JSON of) whole location, EVSE and connector
-   rows only to take their ids cost more than the rest of the page.
+   rows only to take their ids cost more than the rest of the page. After 2.1.1 they are read
+   as plain rows (roaming.modules.rows) in two queries, the sessions with those ids and their
+   charging periods: building a model instance for each session, its four related rows and its
+   periods cost more than rendering them.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from typing import cast
 from django.db.models import QuerySet
 
 from roaming.choices import OcpiVersion
+from roaming.modules.rows import Columns, JsonDecoder, Loaded, Row
 from roaming.modules.sessions.serializers import sessions_for_ocpi
 from roaming.transport.rendered import in_page_order
-from sessions_app.models import Session
+from sessions_app.models import Session, SessionChargingPeriod
 
 # What ``session_to_ocpi`` reads of the related rows after 2.1.1: the owner's codes and the ids.
 _NAMED_ONLY = (
@@ -55,5 +59,67 @@ def sessions_of_page(pks: Sequence[int], version: OcpiVersion) -> list[Session]:
     """
     if not pks:
         return []
+    if version != OcpiVersion.V2_1_1:
+        return in_page_order(pks, _session_rows(pks))
     queryset = _for_version(Session.objects.filter(pk__in=pks), version).order_by()
     return in_page_order(pks, queryset)
+
+
+# Session.country_code and party_id are properties reading the owner; the location, EVSE and
+# connector are read for their ids only.
+_SESSION = Columns.of(
+    Session,
+    **{"country_code": "owner__country_code", "party_id": "owner__party_id"},
+    **{"location_ocpi_id": "location__ocpi_id", "evse_uid": "evse__uid"},
+    connector_ocpi_id="connector__ocpi_id",
+)
+_PERIOD = Columns.of(SessionChargingPeriod)
+
+
+class SessionRow(Row):
+    """A Session as ``session_to_ocpi`` (after 2.1.1) and the stamp of its text read it."""
+
+    id: int
+    country_code: str
+    party_id: str
+    location_ocpi_id: str
+    evse_uid: str
+    connector_ocpi_id: str
+    charging_periods: Loaded[Row]
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    @property
+    def owner(self) -> Row:
+        return Row(("country_code", "party_id"), (self.country_code, self.party_id))
+
+    @property
+    def location(self) -> Row:
+        return Row(("ocpi_id",), (self.location_ocpi_id,))
+
+    @property
+    def evse(self) -> Row:
+        return Row(("uid",), (self.evse_uid,))
+
+    @property
+    def connector(self) -> Row:
+        return Row(("ocpi_id",), (self.connector_ocpi_id,))
+
+
+def _session_rows(pks: Sequence[int]) -> list[Session]:
+    """These sessions with their charging periods (in the model's order), in two queries."""
+    decode = JsonDecoder()
+    by_pk: dict[int, SessionRow] = {}
+    for values in _SESSION.rows(Session.objects.filter(pk__in=pks).order_by(), decode):
+        row = SessionRow(_SESSION.names, values)
+        row.charging_periods = Loaded()
+        by_pk[row.id] = row
+    periods = SessionChargingPeriod.objects.filter(session_id__in=pks)
+    for values in _PERIOD.rows(periods, decode):
+        period = Row(_PERIOD.names, values)
+        session = by_pk.get(period.__dict__["session_id"])
+        if session is not None:  # None: a session made between the two reads (not of the page)
+            session.charging_periods.append(period)
+    return cast(list[Session], list(by_pk.values()))

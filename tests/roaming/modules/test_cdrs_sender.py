@@ -9,7 +9,13 @@ import pytest
 from django.test import Client
 
 from billing.models import CDR
+from roaming.choices import OcpiVersion
 from roaming.models import Party
+from roaming.modules.cdrs.cache import _render
+from roaming.modules.cdrs.selectors import cdrs_of_page
+from roaming.modules.cdrs.serializers import cdr_to_ocpi, cdrs_for_ocpi
+from roaming.transport.encoding import render_bytes
+from roaming.transport.rendered import in_page_order, stamp
 from tests.billing.factories import CDRFactory
 from tests.locations.factories import ConnectorFactory, EVSEFactory, LocationFactory
 from tests.roaming.modules.conftest import (
@@ -101,6 +107,29 @@ def test_2_2_1_costs_are_prices_with_and_without_vat(
     (listed,) = data(ocpi_get(client, emsp_token, url("2.2.1")))
 
     assert listed["total_cost"] == {"excl_vat": 4, "incl_vat": 4.4}
+
+
+@pytest.mark.parametrize("version", [OcpiVersion.V2_2_1, OcpiVersion.V2_3_0])
+def test_a_page_read_as_rows_renders_and_stamps_as_the_cdrs_themselves(
+    emsp: Party, version: OcpiVersion
+) -> None:
+    plain = cdr_of(emsp, "C1")
+    remarked = cdr_of(emsp, "C2", remark="Charger restarted", booking_id="B-1", meter_id="M-7")
+    pks = [remarked.pk, plain.pk]
+
+    rows = cdrs_of_page(pks, version)
+    cdrs = in_page_order(pks, cdrs_for_ocpi(CDR.objects.filter(pk__in=pks)))
+
+    assert [cdr_to_ocpi(row, version) for row in rows] == [
+        cdr_to_ocpi(cdr, version) for cdr in cdrs
+    ]
+    assert _render(pks, version) == [
+        (
+            stamp(cdr.pk, cdr.last_updated, cdr.owner.country_code, cdr.owner.party_id),
+            render_bytes(cdr_to_ocpi(cdr, version)),
+        )
+        for cdr in cdrs
+    ]
 
 
 def test_cdrs_of_another_emsp_are_not_listed(

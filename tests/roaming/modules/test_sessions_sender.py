@@ -11,9 +11,14 @@ from django.test import Client
 
 from billing.choices import TariffType
 from locations.choices import Capability
+from roaming.choices import OcpiVersion
 from roaming.models import Party
+from roaming.modules.sessions.cache import _stamp_of
+from roaming.modules.sessions.selectors import sessions_of_page
+from roaming.modules.sessions.serializers import session_to_ocpi, sessions_for_ocpi
+from roaming.transport.rendered import in_page_order
 from sessions_app.choices import SessionStatus
-from sessions_app.models import Session
+from sessions_app.models import Session, SessionChargingPeriod
 from tests.billing.factories import TariffFactory
 from tests.locations.factories import ConnectorFactory, EVSEFactory
 from tests.roaming.conftest import auth
@@ -229,6 +234,40 @@ def test_list_reads_a_page_in_a_fixed_number_of_queries(
         response = ocpi_get(client, emsp_token, url("2.2.1"))
 
     assert len(data(response)) == count
+
+
+@pytest.mark.parametrize("version", [OcpiVersion.V2_2_1, OcpiVersion.V2_3_0])
+def test_a_page_read_as_rows_renders_and_stamps_as_the_sessions_themselves(
+    emsp: Party, version: OcpiVersion
+) -> None:
+    bare = session_of(emsp, "S0")
+    SessionChargingPeriod.objects.filter(session=bare).delete()
+    priced = session_of(
+        emsp,
+        "S1",
+        status=SessionStatus.COMPLETED,
+        end_date_time=datetime(2025, 3, 14, 10, 30, tzinfo=UTC),
+        total_cost=Decimal("4.2000"),
+        total_cost_taxes=[{"name": "VAT", "percentage": "19", "amount": "0.8000"}],
+        authorization_reference="AUTH-1",
+        meter_id="M-7",
+    )
+    for minutes in (10, 20):
+        SessionChargingPeriodFactory.create(
+            session=priced,
+            start_date_time=priced.start_date_time + timedelta(minutes=minutes),
+            dimensions=[{"type": "TIME", "volume": minutes / 60}],
+            tariff_id="T-1",
+        )
+    pks = [priced.pk, bare.pk]
+
+    rows = sessions_of_page(pks, version)
+    sessions = in_page_order(pks, sessions_for_ocpi(Session.objects.filter(pk__in=pks)))
+
+    assert [session_to_ocpi(row, version) for row in rows] == [
+        session_to_ocpi(session, version) for session in sessions
+    ]
+    assert [_stamp_of(row) for row in rows] == [_stamp_of(session) for session in sessions]
 
 
 # --- charging preferences --------------------------------------------------------------------------
