@@ -52,6 +52,13 @@ class Audience:
     def party_pks(self) -> list[int]:
         return [party.pk for party in self.parties]
 
+    @property
+    def name(self) -> str:
+        """The same for audiences of the same parties addressing the same identity: they see the
+        same sessions, CDRs and tariffs (for cache keys)."""
+        addressed = self.addressed.pk if self.addressed is not None else "all"
+        return f"{','.join(map(str, sorted(self.party_pks)))}|{addressed}"
+
 
 def _addressed(queryset: QS, audience: Audience) -> QS:
     if audience.addressed is None:

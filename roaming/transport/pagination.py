@@ -113,10 +113,12 @@ class Page(Generic[M]):
 class SetState:
     """A caller's names for a paginated set: `name` is the same for the same rows whoever asks
     (for locations: which unpublished ones the audience sees and the identity it addresses), and
-    `state` moves with every insert and every change of the set (publication included)."""
+    `state` moves with every insert and every change of the set (publication included). A set
+    named without a state has its page statements compiled once, and its count and marks
+    computed by every request."""
 
     name: str
-    state: str
+    state: str | None
 
 
 def paginate(
@@ -137,10 +139,15 @@ def paginate(
         queryset = queryset.filter(**{f"{date_field}__gte": params.date_from})
     if params.date_to is not None:
         queryset = queryset.filter(**{f"{date_field}__lt": params.date_to})
-    reuse = _Reuse(reuse_for, params) if reuse_for is not None else None
+    named: str | None = None
+    reuse: _Reuse | None = None
+    if reuse_for is not None:
+        named = _set_key(reuse_for, params)
+        if reuse_for.state is not None:
+            reuse = _Reuse(named, reuse_for.state)
     ordered = queryset.order_by(date_field, "pk")
     start, skip = _window(ordered, params, date_field, reuse)
-    rows = _rows(ordered, date_field, start, skip, params.limit + 1, reuse)
+    rows = _rows(ordered, date_field, start, skip, params.limit + 1, named)
     total = reuse.total(queryset.count) if reuse is not None else queryset.count()
     items = rows[: params.limit]
     next_url = None
@@ -164,6 +171,12 @@ MARK_SPACING = 1000
 _SETS_NEARBY: NearbyCopies[dict[str, Any]] = NearbyCopies(size=1024)
 
 
+def _set_key(named: SetState, params: PageRequest) -> str:
+    """The key of a named set with its date filters, whatever its state."""
+    name = f"{named.name}|{params.date_from}|{params.date_to}"
+    return f"ocpi:set:{hashlib.sha1(name.encode()).hexdigest()}"
+
+
 class _Reuse:
     """The count and the marks of a set, kept in the cache under the set's name (and the date
     filters) with the state they were computed in. Count and marks share one entry: one cache
@@ -178,11 +191,9 @@ class _Reuse:
     rows move anyway, and following the cursor uses no marks.
     """
 
-    def __init__(self, reuse_for: SetState, params: PageRequest) -> None:
-        name = f"{reuse_for.name}|{params.date_from}|{params.date_to}"
-        # Names the set with its date filters, whatever its state.
-        self.key = f"ocpi:set:{hashlib.sha1(name.encode()).hexdigest()}"
-        self._state = reuse_for.state
+    def __init__(self, key: str, state: str) -> None:
+        self.key = key
+        self._state = state
         self._entry: dict[str, Any] | None = None
         self._recomputing = False
 
@@ -318,7 +329,7 @@ def _rows(
     start: SortKey | None,
     skip: int,
     count: int,
-    reuse: _Reuse | None,
+    named: str | None,
 ) -> list[M]:
     """`count` rows of `ordered` from `start` on, after the first `skip`.
 
@@ -329,7 +340,7 @@ def _rows(
     if connections[ordered.db].vendor == "postgresql" and issubclass(
         ordered._iterable_class, NamedValuesListIterable
     ):
-        statement = _statement(ordered, date_field, seeks=start is not None, reuse=reuse)
+        statement = _statement(ordered, date_field, seeks=start is not None, named=named)
         if statement is _NOTHING:
             return []
         if statement is not None:
@@ -378,14 +389,16 @@ _STATEMENTS: dict[tuple[Any, ...], _Statement | None] = {}
 
 
 def _statement(
-    ordered: models.QuerySet[Any], date_field: str, *, seeks: bool, reuse: _Reuse | None
+    ordered: models.QuerySet[Any], date_field: str, *, seeks: bool, named: str | None
 ) -> _Statement | None:
     """The statement of `ordered`'s rows (after a start when `seeks`), or None where it has a
-    column that needs converting or the start's key cannot be bound (the ORM reads those)."""
+    column that needs converting or the start's key cannot be bound (the ORM reads those).
+
+    `named`: the key of the set with its date filters, under which the statement is kept."""
     fields: tuple[str, ...] = ordered._fields  # type: ignore[attr-defined]  # values_list sets it
     key = None
-    if reuse is not None:
-        key = (reuse.key, ordered.db, ordered.model._meta.label, fields, date_field, seeks)
+    if named is not None:
+        key = (named, ordered.db, ordered.model._meta.label, fields, date_field, seeks)
         if key in _STATEMENTS:
             return _STATEMENTS[key]
     statement = _compile(ordered, date_field, seeks, fields)

@@ -50,17 +50,18 @@ class PartiesView(OcpiView):
 
 class PartyKeysView(OcpiView):
     """The same list as PartiesView, walked as named key rows (as the senders walk theirs);
-    ?none=1 pages an empty set, ?named=1 names the set (as the locations sender does)."""
+    ?none=1 pages an empty set, ?named=1 names the set and its state (as the locations sender
+    does), ?named=stateless the set alone (as the other senders do)."""
 
     def get(self, request: Request, **kwargs: Any) -> Response:
         parties = Party.objects.partners()
         if request.query_params.get("none"):
             parties = parties.filter(pk__in=[])
         keys: Any = parties.values_list("pk", "created_at", "country_code", "party_id", named=True)
-        named = request.query_params.get("named")
-        reuse_for = (
-            SetState(f"party keys {request.query_params.get('none')}", "") if named else None
-        )
+        named = request.query_params.get("named")  # "stateless": a name without a state
+        state = None if named == "stateless" else "one state"
+        name = f"party keys {request.query_params.get('none')}"
+        reuse_for = SetState(name, state) if named else None
         page = paginate(request, keys, date_field="created_at", reuse_for=reuse_for)
         return page.response([f"{row.country_code}-{row.party_id}" for row in page.items])
 

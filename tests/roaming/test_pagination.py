@@ -21,6 +21,7 @@ from roaming.transport.pagination import (
     PageRequest,
     SetState,
     _Reuse,
+    _set_key,
 )
 from tests.roaming.conftest import auth
 
@@ -205,7 +206,10 @@ def test_date_with_an_unencoded_plus_offset_is_read(client, token, parties) -> N
 KEYS = "/ocpi/2.2.1/party-keys/"
 
 
-@pytest.mark.parametrize("named_set", [{}, {"named": "1"}], ids=["unnamed", "named"])
+NAMINGS = [{}, {"named": "1"}, {"named": "stateless"}]
+
+
+@pytest.mark.parametrize("named_set", NAMINGS, ids=["unnamed", "named", "stateless"])
 def test_named_key_rows_page_like_the_objects(client, token, parties, named_set) -> None:
     for params in ({"limit": "3"}, {"offset": "5", "limit": "4"}, {"offset": "9"}):
         by_keys = get(client, token, KEYS, **params, **named_set)
@@ -222,7 +226,7 @@ def test_named_key_rows_page_like_the_objects(client, token, parties, named_set)
     assert seen == parties[1:]
 
 
-@pytest.mark.parametrize("named_set", [{}, {"named": "1"}], ids=["unnamed", "named"])
+@pytest.mark.parametrize("named_set", NAMINGS, ids=["unnamed", "named", "stateless"])
 def test_an_empty_set_of_key_rows_is_an_empty_page(client, token, parties, named_set) -> None:
     response = get(client, token, KEYS, none="1", **named_set)
     assert response.json()["data"] == []
@@ -248,8 +252,9 @@ def test_on_postgresql_a_page_of_key_rows_is_planned_once_per_connection(
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="statements of PostgreSQL")
+@pytest.mark.parametrize("naming", ["1", "stateless"])
 def test_on_postgresql_the_pages_of_a_named_set_are_compiled_once_per_process(
-    client, token, parties, monkeypatch
+    client, token, parties, monkeypatch, naming
 ) -> None:
     monkeypatch.setattr(pagination, "_STATEMENTS", {})
     compiled: list[bool] = []
@@ -260,15 +265,24 @@ def test_on_postgresql_the_pages_of_a_named_set_are_compiled_once_per_process(
         return compile_statement(*args)
 
     monkeypatch.setattr(pagination, "_compile", counted)
-    first = get(client, token, KEYS, named="1", limit="4")
+    first = get(client, token, KEYS, named=naming, limit="4")
     following = local(next_link(first))
     second = client.get(following, headers=auth(token))
     assert compiled == [False, True]  # the first rows, then the rows after a sort key
-    assert get(client, token, KEYS, named="1", limit="4", offset="1").json()["data"] == parties[1:5]
+    assert (
+        get(client, token, KEYS, named=naming, limit="4", offset="1").json()["data"] == parties[1:5]
+    )
     again = client.get(following, headers=auth(token))
     assert compiled == [False, True]
     assert again.json()["data"] == second.json()["data"] == parties[4:8]
     assert first.json()["data"] == parties[:4]
+
+
+def test_a_set_named_without_a_state_is_counted_by_every_request(client, token, parties) -> None:
+    assert get(client, token, KEYS, named="stateless")["X-Total-Count"] == "11"
+    Party.objects.create(country_code="BE", party_id="NEW", name="New", roles=[Role.EMSP.value])
+
+    assert get(client, token, KEYS, named="stateless")["X-Total-Count"] == "12"
 
 
 # --- the count and marks of a named set, reused across requests ---------------------------------
@@ -289,7 +303,7 @@ class Counted:
 
 
 def reuse(state: str) -> _Reuse:
-    return _Reuse(SetState("a set", state), NO_FILTERS)
+    return _Reuse(_set_key(SetState("a set", state), NO_FILTERS), state)
 
 
 def test_a_count_is_reused_while_the_state_holds() -> None:

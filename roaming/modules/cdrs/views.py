@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from roaming.modules.cdrs.cache import rendered_cdrs
 from roaming.modules.cdrs.selectors import cdr_page_keys
 from roaming.transport.encoding import RenderedList
-from roaming.transport.pagination import paginate
+from roaming.transport.pagination import SetState, paginate
 from roaming.transport.views import OcpiView
 from roaming.visibility import Audience, cdrs_visible
 
@@ -23,6 +23,7 @@ class CdrListView(OcpiView):
 
     def get(self, request: Request, **kwargs: Any) -> Response:
         audience = Audience.of(self.partner, self.routing)
-        page = paginate(request, cdr_page_keys(cdrs_visible(audience)))
+        visible = cdr_page_keys(cdrs_visible(audience))
+        page = paginate(request, visible, reuse_for=SetState(f"cdrs:{audience.name}", None))
         texts = rendered_cdrs([key.pk for key in page.items], self.ocpi_version)
         return page.response(RenderedList(texts))

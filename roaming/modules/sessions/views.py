@@ -18,7 +18,7 @@ from roaming.modules.sessions.selectors import session_page_keys
 from roaming.transport.encoding import RenderedList
 from roaming.transport.envelope import ocpi_response
 from roaming.transport.errors import InvalidParametersError, NotFoundError
-from roaming.transport.pagination import paginate
+from roaming.transport.pagination import SetState, paginate
 from roaming.transport.views import OcpiView
 from roaming.visibility import Audience, sessions_visible
 from sessions_app.choices import ChargingPreferencesResponse, ProfileType, SessionStatus
@@ -38,7 +38,8 @@ class SessionListView(OcpiView):
 
     def get(self, request: Request, **kwargs: Any) -> Response:
         audience = Audience.of(self.partner, self.routing)
-        page = paginate(request, session_page_keys(sessions_visible(audience)))
+        visible = session_page_keys(sessions_visible(audience))
+        page = paginate(request, visible, reuse_for=SetState(f"sessions:{audience.name}", None))
         texts = rendered_sessions([key.pk for key in page.items], self.ocpi_version)
         return page.response(RenderedList(texts))
 

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from roaming.modules.tariffs.cache import rendered_tariffs, tariff_page_keys
 from roaming.transport.encoding import RenderedList
-from roaming.transport.pagination import paginate
+from roaming.transport.pagination import SetState, paginate
 from roaming.transport.views import OcpiView
 from roaming.visibility import Audience, tariffs_visible
 
@@ -25,5 +25,6 @@ class TariffListView(OcpiView):
 
     def get(self, request: Request, **kwargs: Any) -> Response:
         audience = Audience.of(self.partner, self.routing)
-        page = paginate(request, tariff_page_keys(tariffs_visible(audience)))
+        visible = tariff_page_keys(tariffs_visible(audience))
+        page = paginate(request, visible, reuse_for=SetState(f"tariffs:{audience.name}", None))
         return page.response(RenderedList(rendered_tariffs(page.items, self.ocpi_version)))
