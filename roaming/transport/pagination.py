@@ -386,6 +386,7 @@ _NOTHING = _Statement("", (), (), (), tuple)
 # same statement; the process keeps this many, by name and shape.
 _STATEMENTS_KEPT = 256
 _STATEMENTS: dict[tuple[Any, ...], _Statement | None] = {}
+_NOT_KEPT = _Statement("", (), (), (), tuple)
 
 
 def _statement(
@@ -399,8 +400,10 @@ def _statement(
     key = None
     if named is not None:
         key = (named, ordered.db, ordered.model._meta.label, fields, date_field, seeks)
-        if key in _STATEMENTS:
-            return _STATEMENTS[key]
+        # One read: another thread of a gthread worker may clear the dict meanwhile.
+        kept = _STATEMENTS.get(key, _NOT_KEPT)
+        if kept is not _NOT_KEPT:
+            return kept
     statement = _compile(ordered, date_field, seeks, fields)
     if key is not None:
         if len(_STATEMENTS) >= _STATEMENTS_KEPT:
