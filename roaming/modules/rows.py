@@ -89,3 +89,8 @@ class Row:
 
     def __init__(self, names: Sequence[str], values: Iterable[Any]) -> None:
         self.__dict__.update(zip(names, values, strict=True))
+
+    @property
+    def pk(self) -> Any:
+        """The primary key, as a model instance names it (our models' is ``id``)."""
+        return self.__dict__["id"]

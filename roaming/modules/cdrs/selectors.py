@@ -36,13 +36,6 @@ def cdr_page_keys(visible: QuerySet[CDR]) -> QuerySet[CDR]:
     return cast(QuerySet[CDR], visible.values_list("pk", "last_updated", named=True))
 
 
-def _for_version(queryset: QuerySet[CDR], version: OcpiVersion) -> QuerySet[CDR]:
-    # Only 2.1.1 embeds our live location; later versions read the CDR's own copy.
-    if version == OcpiVersion.V2_1_1:
-        return cdrs_for_ocpi(queryset)
-    return queryset.select_related("owner")
-
-
 def cdrs_of_page(pks: Sequence[int], version: OcpiVersion) -> list[CDR]:
     """These CDRs (of a page read by ``cdr_page_keys``), in order, with what `version` reads.
 
@@ -50,26 +43,18 @@ def cdrs_of_page(pks: Sequence[int], version: OcpiVersion) -> list[CDR]:
     """
     if not pks:
         return []
+    # Only 2.1.1 embeds our live location; later versions read the CDR's own copy.
     if version != OcpiVersion.V2_1_1:
         return in_page_order(pks, _cdr_rows(pks))
-    return in_page_order(pks, _for_version(CDR.objects.filter(pk__in=pks), version).order_by())
+    return in_page_order(pks, cdrs_for_ocpi(CDR.objects.filter(pk__in=pks)).order_by())
 
 
 # CDR.country_code and party_id are properties reading the owner.
 _CDR = Columns.of(CDR, country_code="owner__country_code", party_id="owner__party_id")
 
 
-class CDRRow(Row):
-    """A CDR as ``cdr_to_ocpi`` (after 2.1.1) and the stamp of its text read it."""
-
-    id: int
-
-    @property
-    def pk(self) -> int:
-        return self.id
-
-
 def _cdr_rows(pks: Sequence[int]) -> list[CDR]:
+    """These CDRs as ``cdr_to_ocpi`` (after 2.1.1) and the stamp of its text read them."""
     decode = JsonDecoder()
     rows = _CDR.rows(CDR.objects.filter(pk__in=pks).order_by(), decode)
-    return cast(list[CDR], [CDRRow(_CDR.names, values) for values in rows])
+    return cast(list[CDR], [Row(_CDR.names, values) for values in rows])

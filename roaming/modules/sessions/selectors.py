@@ -28,12 +28,6 @@ from roaming.modules.sessions.serializers import sessions_for_ocpi
 from roaming.transport.rendered import in_page_order
 from sessions_app.models import Session, SessionChargingPeriod
 
-# What ``session_to_ocpi`` reads of the related rows after 2.1.1: the owner's codes and the ids.
-_NAMED_ONLY = (
-    *("owner__country_code", "owner__party_id"),
-    *("location__ocpi_id", "evse__uid", "connector__ocpi_id"),
-)
-
 
 def session_page_keys(visible: QuerySet[Session]) -> QuerySet[Session]:
     """What the pagination helper walks: the sort key of each visible session, nothing else.
@@ -42,14 +36,6 @@ def session_page_keys(visible: QuerySet[Session]) -> QuerySet[Session]:
     as sessions for it.
     """
     return cast(QuerySet[Session], visible.values_list("pk", "last_updated", named=True))
-
-
-def _for_version(queryset: QuerySet[Session], version: OcpiVersion) -> QuerySet[Session]:
-    queryset = sessions_for_ocpi(queryset)
-    if version == OcpiVersion.V2_1_1:
-        return queryset
-    own = [field.name for field in Session._meta.concrete_fields]
-    return queryset.only(*own, *_NAMED_ONLY)
 
 
 def sessions_of_page(pks: Sequence[int], version: OcpiVersion) -> list[Session]:
@@ -61,8 +47,7 @@ def sessions_of_page(pks: Sequence[int], version: OcpiVersion) -> list[Session]:
         return []
     if version != OcpiVersion.V2_1_1:
         return in_page_order(pks, _session_rows(pks))
-    queryset = _for_version(Session.objects.filter(pk__in=pks), version).order_by()
-    return in_page_order(pks, queryset)
+    return in_page_order(pks, sessions_for_ocpi(Session.objects.filter(pk__in=pks)).order_by())
 
 
 # Session.country_code and party_id are properties reading the owner; the location, EVSE and
@@ -86,10 +71,6 @@ class SessionRow(Row):
     evse_uid: str
     connector_ocpi_id: str
     charging_periods: Loaded[Row]
-
-    @property
-    def pk(self) -> int:
-        return self.id
 
     @property
     def owner(self) -> Row:
